@@ -1,0 +1,75 @@
+use axum::{
+    Router,
+    extract::State,
+    response::Response,
+    routing::{get, post},
+};
+use kub_common::{
+    auth_wire::{
+        HashPasswordRequest, HashPasswordResponse, TokenRequest, TokenResponse, VerifyTokenRequest,
+        VerifyTokenResponse,
+    },
+    error::ApiJson,
+    server::{alive, readiness, with_common_layers},
+};
+
+use crate::{AppState, AuthApiError};
+
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/hashed-password", post(hashed_password))
+        .route("/token", post(token))
+        .route("/verify-token", post(verify_token))
+        .route("/healthz", get(alive))
+        .route("/readyz", get(readyz))
+        .with_state(state);
+    with_common_layers(routes)
+}
+
+async fn hashed_password(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<HashPasswordRequest>,
+) -> Result<ApiJson<HashPasswordResponse>, AuthApiError> {
+    let hashed_password = state.hasher.hash(request.password).await?;
+    Ok(ApiJson(HashPasswordResponse { hashed_password }))
+}
+
+async fn token(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<TokenRequest>,
+) -> Result<ApiJson<TokenResponse>, AuthApiError> {
+    if request.user_id.trim().is_empty() {
+        return Err(AuthApiError::InvalidInput(
+            "userId must not be blank.".into(),
+        ));
+    }
+    if !state
+        .hasher
+        .verify(request.password, request.hashed_password)
+        .await?
+    {
+        return Err(AuthApiError::PasswordMismatch);
+    }
+    let token = state.tokens.issue(&request.user_id)?;
+    Ok(ApiJson(TokenResponse {
+        message: "Token created.".into(),
+        token,
+    }))
+}
+
+async fn verify_token(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<VerifyTokenRequest>,
+) -> Result<ApiJson<VerifyTokenResponse>, AuthApiError> {
+    let uid = state.tokens.verify(&request.token)?;
+    Ok(ApiJson(VerifyTokenResponse {
+        message: "Valid token.".into(),
+        uid,
+    }))
+}
+
+/// Ready as soon as it runs: the signing key is loaded before the listener opens, and a
+/// missing or short `JWT_SECRET` stops start-up.
+async fn readyz() -> Response {
+    readiness(Ok(()))
+}

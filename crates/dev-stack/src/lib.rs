@@ -1,0 +1,132 @@
+//! The three services in one process, on loopback, wired exactly as in compose: users and
+//! tasks find auth through `AUTH_ADDRESS`. `cargo run -p dev-stack` uses it, and so do the
+//! integration tests, which start each service on port 0 and talk real HTTP to it.
+
+use std::{
+    error::Error,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use kub_common::{
+    config::{ServiceConfig, resolve_auth_address},
+    server::RunningServer,
+};
+
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+pub struct StackConfig {
+    pub ip: IpAddr,
+    /// 0 picks a free port.
+    pub auth_port: u16,
+    pub users_port: u16,
+    pub tasks_port: u16,
+    /// `users/` and `tasks/` are created inside it.
+    pub data_dir: PathBuf,
+    pub jwt_secret: String,
+    pub token_ttl: Duration,
+}
+
+impl StackConfig {
+    /// Every service on a free loopback port, data in `data_dir`, a fresh secret.
+    pub fn ephemeral(data_dir: PathBuf) -> Self {
+        Self {
+            ip: Ipv4Addr::LOCALHOST.into(),
+            auth_port: 0,
+            users_port: 0,
+            tasks_port: 0,
+            data_dir,
+            jwt_secret: generate_secret(),
+            token_ttl: auth_api::DEFAULT_TOKEN_TTL,
+        }
+    }
+
+    pub fn auth_config(&self) -> auth_api::Config {
+        auth_api::Config {
+            jwt_secret: self.jwt_secret.clone(),
+            token_ttl: self.token_ttl,
+        }
+    }
+}
+
+pub struct Stack {
+    pub auth: RunningServer,
+    pub users: RunningServer,
+    pub tasks: RunningServer,
+}
+
+impl Stack {
+    pub async fn start(config: &StackConfig) -> Result<Self, BoxError> {
+        let auth = start_auth(
+            SocketAddr::new(config.ip, config.auth_port),
+            &config.auth_config(),
+        )
+        .await?;
+        let auth_address = auth.addr.to_string();
+        let users = start_users(
+            SocketAddr::new(config.ip, config.users_port),
+            &auth_address,
+            config.data_dir.join("users"),
+        )
+        .await?;
+        let tasks = start_tasks(
+            SocketAddr::new(config.ip, config.tasks_port),
+            &auth_address,
+            config.data_dir.join("tasks"),
+        )
+        .await?;
+        Ok(Self { auth, users, tasks })
+    }
+
+    pub async fn stop(self) -> Result<(), BoxError> {
+        self.users.stop().await?;
+        self.tasks.stop().await?;
+        self.auth.stop().await?;
+        Ok(())
+    }
+}
+
+pub async fn start_auth(
+    addr: SocketAddr,
+    config: &auth_api::Config,
+) -> Result<RunningServer, BoxError> {
+    let router = auth_api::router(auth_api::AppState::new(config));
+    Ok(RunningServer::start(addr, router).await?)
+}
+
+/// users-api with `AUTH_ADDRESS=<auth_address>` and `USERS_FOLDER=<folder>`.
+pub async fn start_users(
+    addr: SocketAddr,
+    auth_address: &str,
+    folder: PathBuf,
+) -> Result<RunningServer, BoxError> {
+    let config = wired_to(auth_address, folder)?;
+    let router = users_api::router(users_api::AppState::open(&config).await?);
+    Ok(RunningServer::start(addr, router).await?)
+}
+
+/// tasks-api with `AUTH_ADDRESS=<auth_address>` and `TASKS_FOLDER=<folder>`.
+pub async fn start_tasks(
+    addr: SocketAddr,
+    auth_address: &str,
+    folder: PathBuf,
+) -> Result<RunningServer, BoxError> {
+    let config = wired_to(auth_address, folder)?;
+    let router = tasks_api::router(tasks_api::AppState::open(&config).await?);
+    Ok(RunningServer::start(addr, router).await?)
+}
+
+/// What `AUTH_ADDRESS=<auth_address>` and a data folder give a service.
+fn wired_to(auth_address: &str, folder: PathBuf) -> Result<ServiceConfig, BoxError> {
+    let auth =
+        resolve_auth_address(&|var| (var == "AUTH_ADDRESS").then(|| auth_address.to_owned()))?;
+    Ok(ServiceConfig { auth, folder })
+}
+
+/// 32 random bytes, hex-encoded: what `openssl rand -hex 32` gives.
+pub fn generate_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

@@ -1,0 +1,174 @@
+//! The typed client users-api and tasks-api use to reach auth-api: one per process, a
+//! keep-alive pool, a base URL resolved once at start-up, and short timeouts so an absent
+//! auth turns into a fast 503 rather than a hung request.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderValue, StatusCode, request::Parts},
+};
+use reqwest::Url;
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::auth_wire::{
+    HASHED_PASSWORD_ROUTE, HashPasswordRequest, HashPasswordResponse, TOKEN_ROUTE, TokenRequest,
+    TokenResponse, VERIFY_TOKEN_ROUTE, VerifyTokenRequest, VerifyTokenResponse,
+};
+use crate::{config::AuthAddress, server::REQUEST_ID_HEADER};
+
+/// Time allowed to open a TCP connection to auth.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Time allowed for a whole call (connect, argon2, answer). Keeps "auth is down or slow"
+/// under the 3 s our callers are promised.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(2500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Auth answered 401: wrong password, or a token it does not accept.
+    #[error("rejected by auth")]
+    Rejected,
+    /// Auth could not be reached in time.
+    #[error("auth unavailable: {0}")]
+    Unavailable(String),
+    /// Auth answered something we do not understand (a bug or a version mismatch).
+    #[error("unexpected answer from auth: {0}")]
+    Unexpected(String),
+}
+
+/// The caller's `x-request-id`, forwarded so one request can be followed through both logs.
+#[derive(Debug, Clone, Default)]
+pub struct RequestId(pub Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get(REQUEST_ID_HEADER).cloned()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthClient {
+    http: reqwest::Client,
+    base_url: Url,
+}
+
+impl AuthClient {
+    /// A client for `address`; logs which source gave it, as the lesson wants to see.
+    pub fn new(address: &AuthAddress) -> Self {
+        tracing::info!(
+            source = %address.source,
+            value = %address.raw,
+            base_url = %address.base_url,
+            "auth address resolved"
+        );
+        let base_url = address.base_url.clone();
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .expect("a plain-HTTP reqwest client with timeouts always builds");
+        Self { http, base_url }
+    }
+
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// Hashes a password with argon2id; the hash is what users-api stores.
+    #[tracing::instrument(skip_all)]
+    pub async fn hash_password(
+        &self,
+        password: &str,
+        request_id: &RequestId,
+    ) -> Result<String, AuthError> {
+        let body = HashPasswordRequest {
+            password: password.to_owned(),
+        };
+        let response: HashPasswordResponse =
+            self.call(HASHED_PASSWORD_ROUTE, &body, request_id).await?;
+        Ok(response.hashed_password)
+    }
+
+    /// Checks `password` against the stored hash; on a match, a token whose subject is `user_id`.
+    #[tracing::instrument(skip_all)]
+    pub async fn issue_token(
+        &self,
+        user_id: &str,
+        password: &str,
+        hashed_password: &str,
+        request_id: &RequestId,
+    ) -> Result<String, AuthError> {
+        let body = TokenRequest {
+            user_id: user_id.to_owned(),
+            password: password.to_owned(),
+            hashed_password: hashed_password.to_owned(),
+        };
+        let response: TokenResponse = self.call(TOKEN_ROUTE, &body, request_id).await?;
+        Ok(response.token)
+    }
+
+    /// The user id a valid token was issued to.
+    #[tracing::instrument(skip_all)]
+    pub async fn verify_token(
+        &self,
+        token: &str,
+        request_id: &RequestId,
+    ) -> Result<String, AuthError> {
+        let body = VerifyTokenRequest {
+            token: token.to_owned(),
+        };
+        let response: VerifyTokenResponse =
+            self.call(VERIFY_TOKEN_ROUTE, &body, request_id).await?;
+        Ok(response.uid)
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        route: &str,
+        body: &B,
+        request_id: &RequestId,
+    ) -> Result<R, AuthError> {
+        let url = self
+            .base_url
+            .join(route)
+            .map_err(|error| AuthError::Unexpected(error.to_string()))?;
+        let mut request = self.http.post(url).json(body);
+        if let Some(id) = &request_id.0 {
+            request = request.header(REQUEST_ID_HEADER, id.clone());
+        }
+        let response = request.send().await.map_err(|error| {
+            tracing::warn!(%error, route, "auth call failed");
+            AuthError::Unavailable(describe(&error))
+        })?;
+        match response.status() {
+            StatusCode::OK => response.json::<R>().await.map_err(|error| {
+                if error.is_timeout() {
+                    AuthError::Unavailable(describe(&error))
+                } else {
+                    AuthError::Unexpected(error.to_string())
+                }
+            }),
+            StatusCode::UNAUTHORIZED => Err(AuthError::Rejected),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => Err(
+                AuthError::Unavailable(format!("auth answered {}", response.status())),
+            ),
+            status => {
+                tracing::error!(%status, route, "auth answered an unexpected status");
+                Err(AuthError::Unexpected(format!("auth answered {status}")))
+            }
+        }
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "connection failed".into()
+    } else {
+        "request failed".into()
+    }
+}

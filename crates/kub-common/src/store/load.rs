@@ -1,0 +1,180 @@
+//! Reading a JSON-lines file back at start-up, and repairing a torn tail.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io,
+    path::Path,
+};
+
+use serde::de::DeserializeOwned;
+
+use super::StoreError;
+
+/// What was read: the records, and the length of the file once any torn tail is cut off.
+pub(super) struct Loaded<R> {
+    pub records: Vec<R>,
+    pub valid_len: u64,
+    pub dropped_bytes: u64,
+}
+
+/// Parses every line of `path` (a missing file is an empty store).
+///
+/// Only a crash in the middle of an append can leave bad bytes, and only at the end of the
+/// file: a last line without its newline, or a run of unparseable lines with nothing valid
+/// after them (a filesystem may also leave zeros there). That tail was never acknowledged
+/// to anyone, so it is dropped with a warning. A bad line with valid lines after it is
+/// damage of another kind, and we refuse to start rather than silently lose data.
+pub(super) fn read_records<R: DeserializeOwned>(path: &Path) -> Result<Loaded<R>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(StoreError::io(path, error)),
+    };
+    let mut records = Vec::new();
+    let mut offset = 0usize;
+    let mut first_bad: Option<(usize, usize, String)> = None; // (byte offset, line number, reason)
+    for (index, line) in bytes.split_inclusive(|byte| *byte == b'\n').enumerate() {
+        let line_number = index + 1;
+        let parsed = if line.ends_with(b"\n") {
+            serde_json::from_slice::<R>(&line[..line.len() - 1]).map_err(|error| error.to_string())
+        } else {
+            Err("the line has no trailing newline".to_owned())
+        };
+        match (parsed, &first_bad) {
+            (Ok(record), None) => records.push(record),
+            (Ok(_), Some((_, bad_line, reason))) => {
+                return Err(StoreError::Corrupt {
+                    path: path.to_owned(),
+                    line: *bad_line,
+                    reason: format!("{reason}; valid lines follow it, so this is not a torn write"),
+                });
+            }
+            (Err(reason), None) => first_bad = Some((offset, line_number, reason)),
+            (Err(_), Some(_)) => {}
+        }
+        offset += line.len();
+    }
+    let valid_len = first_bad
+        .as_ref()
+        .map_or(bytes.len(), |(start, _, _)| *start);
+    if let Some((_, line, reason)) = &first_bad {
+        tracing::warn!(
+            path = %path.display(),
+            line,
+            reason,
+            dropped_bytes = bytes.len() - valid_len,
+            "dropping a torn tail left by an interrupted write"
+        );
+    }
+    Ok(Loaded {
+        records,
+        valid_len: valid_len as u64,
+        dropped_bytes: (bytes.len() - valid_len) as u64,
+    })
+}
+
+/// Opens the file for appending, cut back to `valid_len` and flushed, so the next line
+/// starts on a clean boundary.
+pub(super) fn open_for_append(
+    path: &Path,
+    valid_len: u64,
+    truncate: bool,
+) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|error| StoreError::io(path, error))?;
+    file.try_lock()
+        .map_err(|_| StoreError::Locked(path.to_owned()))?;
+    if truncate {
+        file.set_len(valid_len)
+            .and_then(|()| file.sync_all())
+            .map_err(|error| StoreError::io(path, error))?;
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Row {
+        n: u32,
+    }
+
+    fn load(content: &[u8]) -> Result<Loaded<Row>, StoreError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.jsonl");
+        File::create(&path).unwrap().write_all(content).unwrap();
+        read_records(&path)
+    }
+
+    fn numbers(loaded: &Loaded<Row>) -> Vec<u32> {
+        loaded.records.iter().map(|row| row.n).collect()
+    }
+
+    #[test]
+    fn a_missing_file_is_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded: Loaded<Row> = read_records(&dir.path().join("absent.jsonl")).unwrap();
+        assert!(loaded.records.is_empty());
+        assert_eq!(loaded.valid_len, 0);
+    }
+
+    #[test]
+    fn whole_lines_load_in_order() {
+        let loaded = load(b"{\"n\":1}\n{\"n\":2}\n").unwrap();
+        assert_eq!(numbers(&loaded), [1, 2]);
+        assert_eq!(loaded.valid_len, 16);
+        assert_eq!(loaded.dropped_bytes, 0);
+    }
+
+    #[test]
+    fn a_last_line_without_newline_is_dropped_even_if_it_parses() {
+        let loaded = load(b"{\"n\":1}\n{\"n\":2}").unwrap();
+        assert_eq!(numbers(&loaded), [1]);
+        assert_eq!(loaded.valid_len, 8);
+        assert_eq!(loaded.dropped_bytes, 7);
+    }
+
+    #[test]
+    fn a_torn_tail_of_garbage_or_zeros_is_dropped() {
+        for tail in [
+            &b"{\"n\":"[..],
+            b"\0\0\0\0",
+            b"{\"n\":2\n\0\0",
+            b"garbage\n",
+        ] {
+            let mut content = b"{\"n\":1}\n".to_vec();
+            content.extend_from_slice(tail);
+            let loaded = load(&content).unwrap();
+            assert_eq!(numbers(&loaded), [1], "tail {tail:?}");
+            assert_eq!(loaded.valid_len, 8);
+        }
+    }
+
+    #[test]
+    fn damage_followed_by_valid_lines_refuses_to_load() {
+        let error = load(b"{\"n\":1}\nnot json\n{\"n\":3}\n").err().unwrap();
+        match error {
+            StoreError::Corrupt { line, .. } => assert_eq!(line, 2),
+            other => panic!("expected Corrupt, got {other}"),
+        }
+    }
+
+    #[test]
+    fn truncation_cuts_the_file_back_to_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.jsonl");
+        fs::write(&path, b"{\"n\":1}\n{\"n\"").unwrap();
+        let loaded: Loaded<Row> = read_records(&path).unwrap();
+        drop(open_for_append(&path, loaded.valid_len, true).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"{\"n\":1}\n");
+    }
+}

@@ -1,0 +1,75 @@
+//! The real tasks-api binary: start-up errors, the `healthcheck` subcommand images use,
+//! and a clean exit on SIGTERM.
+
+use kub_common::testing::{
+    command, exited_cleanly, free_port, run, single_error_line, terminate, wait_until_ok,
+    wait_with_deadline,
+};
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_tasks-api");
+
+#[test]
+fn no_auth_address_is_one_line_naming_both_variables() {
+    let output = run(BINARY, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let line = single_error_line(&output);
+    assert!(
+        line.contains("AUTH_ADDRESS") && line.contains("AUTH_SERVICE_SERVICE_HOST"),
+        "{line}"
+    );
+}
+
+#[test]
+fn serves_with_the_kubernetes_variables_answers_healthcheck_and_exits_0_on_sigterm() {
+    let folder = tempfile::tempdir().unwrap();
+    let tasks_folder = folder.path().join("tasks");
+    let port = free_port().to_string();
+    let vars = [
+        ("PORT", port.as_str()),
+        ("AUTH_SERVICE_SERVICE_HOST", "127.0.0.1"),
+        ("AUTH_SERVICE_SERVICE_PORT", "9"),
+        ("TASKS_FOLDER", tasks_folder.to_str().unwrap()),
+        ("LOG_FORMAT", "json"),
+    ];
+    let child = command(BINARY, &vars).spawn().unwrap();
+    wait_until_ok(port.parse().unwrap(), "/readyz");
+    assert!(
+        tasks_folder.join("tasks.jsonl").exists(),
+        "TASKS_FOLDER is created"
+    );
+
+    let probe = command(BINARY, &[("PORT", port.as_str())])
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+
+    terminate(&child);
+    let output = wait_with_deadline(child, Duration::from_secs(10));
+    assert!(exited_cleanly(output.status), "{:?}", output.status);
+    let logs = String::from_utf8_lossy(&output.stdout);
+    let first = logs.lines().next().unwrap();
+    let parsed: serde_json::Value =
+        serde_json::from_str(first).unwrap_or_else(|_| panic!("LOG_FORMAT=json: {first}"));
+    assert!(parsed["level"].is_string());
+    assert!(
+        logs.contains("AUTH_SERVICE_SERVICE_HOST"),
+        "the log names the source that won"
+    );
+    assert!(logs.contains("SIGTERM"));
+
+    let after = command(BINARY, &[("PORT", port.as_str())])
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert_eq!(
+        after.status.code(),
+        Some(1),
+        "nothing is listening any more"
+    );
+}

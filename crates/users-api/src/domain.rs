@@ -1,0 +1,135 @@
+//! Parse, don't validate: an [`Email`] or [`Password`] can only exist valid, so the
+//! handlers never see a blank or malformed one.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::UsersError;
+
+pub const MAX_EMAIL_CHARS: usize = 254;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// A syntactically valid address, trimmed and lower-cased so `Ana@X.com` and `ana@x.com`
+/// are one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, UsersError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(UsersError::Invalid(
+                "An email and password needs to be specified!".into(),
+            ));
+        }
+        if email.chars().count() > MAX_EMAIL_CHARS || !email_address::EmailAddress::is_valid(&email)
+        {
+            return Err(UsersError::Invalid(format!(
+                "{raw:?} is not a valid email address."
+            )));
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A non-blank password of sane length. `Debug` never prints it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(raw: String) -> Result<Self, UsersError> {
+        if raw.trim().is_empty() {
+            return Err(UsersError::Invalid(
+                "An email and password needs to be specified!".into(),
+            ));
+        }
+        if raw.len() > MAX_PASSWORD_BYTES {
+            return Err(UsersError::Invalid(format!(
+                "The password must be at most {MAX_PASSWORD_BYTES} bytes."
+            )));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// The body of `POST /signup` and `POST /login`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Debug)]
+pub struct Credentials {
+    pub email: Email,
+    pub password: Password,
+}
+
+impl TryFrom<CredentialsBody> for Credentials {
+    type Error = UsersError;
+
+    fn try_from(body: CredentialsBody) -> Result<Self, Self::Error> {
+        Ok(Self {
+            email: Email::parse(&body.email)?,
+            password: Password::parse(body.password)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(
+            Email::parse("  Test@Test.com ").unwrap().as_str(),
+            "test@test.com"
+        );
+    }
+
+    #[test]
+    fn non_emails_are_refused() {
+        let too_long = format!("{}@x.com", "a".repeat(250));
+        for raw in [
+            "",
+            "   ",
+            "test",
+            "test@",
+            "@test.com",
+            "a b@test.com",
+            "test@@test.com",
+            too_long.as_str(),
+        ] {
+            assert!(
+                matches!(Email::parse(raw), Err(UsersError::Invalid(_))),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_must_be_non_blank_and_bounded_and_never_print() {
+        assert!(Password::parse("testers".into()).is_ok());
+        assert!(Password::parse(" \t".into()).is_err());
+        assert!(Password::parse("x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        let password = Password::parse("hunter2!".into()).unwrap();
+        assert!(!format!("{password:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,26 @@
+//! The real users-api binary: how it refuses to start without a way to find auth.
+
+use kub_common::testing::{run, single_error_line};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_users-api");
+
+#[test]
+fn no_auth_address_is_one_line_naming_both_variables() {
+    let folder = tempfile::tempdir().unwrap();
+    let folder = folder.path().to_str().unwrap();
+    let output = run(BINARY, &[("USERS_FOLDER", folder)]);
+    assert_eq!(output.status.code(), Some(1));
+    let line = single_error_line(&output);
+    assert!(
+        line.contains("AUTH_ADDRESS") && line.contains("AUTH_SERVICE_SERVICE_HOST"),
+        "{line}"
+    );
+}
+
+#[test]
+fn an_unusable_address_or_port_is_named() {
+    let output = run(BINARY, &[("AUTH_ADDRESS", "https://auth")]);
+    assert!(single_error_line(&output).contains("AUTH_ADDRESS"));
+    let output = run(BINARY, &[("AUTH_ADDRESS", "auth"), ("PORT", "http")]);
+    assert!(single_error_line(&output).contains("PORT"));
+}

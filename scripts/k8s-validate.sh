@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# No-cluster proof for kubernetes/: every check below runs offline.
+#   1. kubernetes/stages/base/*.yaml are byte-identical copies of kubernetes/*.yaml
+#      (`--sync` copies them first, after you edit kubernetes/*.yaml).
+#   2. `kubectl apply -f kubernetes/` would read exactly kubernetes/*.yaml (same file walker, via
+#      `kubectl label --local`), in an order that creates auth-service before tasks-deployment.
+#   3. kubernetes-validate --strict (Kubernetes 1.28 and 1.37 schemas) on kubernetes/*.yaml and on
+#      each stage's `kubectl kustomize` output.
+#   4. Stage 4 renders exactly the objects of kubernetes/*.yaml.
+#   5. checkov --framework kubernetes --skip-download: zero failed checks on kubernetes/ and on each
+#      stage's rendering (skips only through checkov.io/skipN annotations, which carry a reason).
+# Rendered stages for other tests: target/k8s-rendered/<stage>.yaml and <stage>.json (a JSON array
+# of objects), plus final.json (kubernetes/*.yaml, each object with "__file" = its file name).
+# Exits non-zero on any failure; the last line is "k8s-validate: N passed, N failed".
+# Usage: scripts/k8s-validate.sh [--sync]
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+K8S=kubernetes
+BASE=$K8S/stages/base
+OUT="${K8S_RENDERED_DIR:-$ROOT/target/k8s-rendered}"
+
+BIN="$(scripts/k8s-tools.sh | tail -n 1)" || { echo "k8s-validate: tools install failed" >&2; exit 1; }
+KUBECTL="$BIN/kubectl"
+KV="$BIN/kubernetes-validate"
+CHECKOV="$BIN/checkov"
+PY="$(dirname "$(readlink -f "$KV")")/python"   # the kubernetes-validate venv has PyYAML
+# Never talk to a cluster, whatever the caller's kubeconfig says.
+export KUBECONFIG=/dev/null
+
+if [[ "${1:-}" == "--sync" ]]; then
+  find "$BASE" -maxdepth 1 -name '*.yaml' ! -name kustomization.yaml -delete
+  cp "$K8S"/*.yaml "$BASE"/
+  echo "synced $K8S/*.yaml -> $BASE/"
+fi
+
+passed=0; failed=0; failures=()
+check() { # check <name> <command...>
+  local name="$1"; shift
+  local log; log="$(mktemp)"
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1)); printf 'PASS  %s\n' "$name"
+    grep -E '^(passed [0-9]+, failed|[0-9]+ objects identical)' "$log" | sed 's/^/      /'
+  else
+    failed=$((failed + 1)); failures+=("$name"); printf 'FAIL  %s\n' "$name"
+    sed 's/^/      /' "$log"
+  fi
+  rm -f "$log"
+}
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.yaml "$OUT"/*.json
+STAGES=()
+for d in "$K8S"/stages/[0-9]*/; do STAGES+=("$(basename "$d")"); done
+
+names() { # the *.yaml file names directly in $1, kustomization.yaml excepted, one a line
+  local f
+  for f in "$1"/*.yaml; do [[ "${f##*/}" == kustomization.yaml ]] || echo "${f##*/}"; done
+}
+base_in_sync() {
+  local a b
+  a="$(names "$K8S")"
+  b="$(names "$BASE")"
+  if [[ "$a" != "$b" ]]; then
+    echo "files differ: kubernetes/ has [$a], base has [$b]"; echo "run: scripts/k8s-validate.sh --sync"; return 1
+  fi
+  local f rc=0
+  for f in $a; do
+    cmp -s "$K8S/$f" "$BASE/$f" || { echo "$BASE/$f differs from $K8S/$f (run: scripts/k8s-validate.sh --sync)"; rc=1; }
+  done
+  # every base file must be listed in the base kustomization
+  for f in $a; do grep -qx "  - $f" "$BASE/kustomization.yaml" || { echo "$f missing from $BASE/kustomization.yaml"; rc=1; }; done
+  return $rc
+}
+check "stages/base is an exact copy of kubernetes/*.yaml" base_in_sync
+
+apply_reads_only_manifests() {
+  # `kubectl label --local -f DIR` walks DIR with the same file visitor as `kubectl apply -f DIR`
+  # (non-recursive, *.yaml|*.yml|*.json only) and needs no cluster.
+  local got want
+  got="$("$KUBECTL" label --local -f "$K8S/" kub-network/probe=1 -o name)" || return 1
+  echo "kubectl apply -f kubernetes/ would send, in order:"; echo "$got" | sed 's/^/  /'
+  want="$("$PY" - "$K8S" <<'PYEOF'
+import glob, os, sys, yaml
+plural = {"Deployment": "deployment.apps", "Service": "service",
+          "NetworkPolicy": "networkpolicy.networking.k8s.io"}
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.yaml"))):
+    for o in yaml.safe_load_all(open(f)):
+        if o and "kind" in o and "name" in o.get("metadata", {}):
+            print(f"{plural.get(o['kind'], o['kind'].lower())}/{o['metadata']['name']}")
+PYEOF
+)" || return 1
+  [[ "$got" == "$want" ]] || { echo "expected:"; echo "$want"; return 1; }
+  local svc dep
+  svc="$(echo "$got" | grep -n '^service/auth-service$' | cut -d: -f1)"
+  dep="$(echo "$got" | grep -n '^deployment.apps/tasks-deployment$' | cut -d: -f1)"
+  [[ -n "$svc" && -n "$dep" && "$svc" -lt "$dep" ]] \
+    || { echo "auth-service must be applied before tasks-deployment (injected AUTH_SERVICE_SERVICE_HOST)"; return 1; }
+}
+check "kubectl apply -f kubernetes/ reads exactly kubernetes/*.yaml, auth-service first" apply_reads_only_manifests
+
+# The oldest and newest Kubernetes versions the manifests are checked against (bundled schemas).
+K8S_VERSIONS=(1.28.0 1.37.0)
+for v in "${K8S_VERSIONS[@]}"; do
+  check "kubernetes-validate --strict -k $v kubernetes/*.yaml" "$KV" --strict -k "$v" "$K8S"/*.yaml
+done
+
+render_stage() { "$KUBECTL" kustomize "$K8S/stages/$1" > "$OUT/$1.yaml"; }
+for s in "${STAGES[@]}"; do
+  check "kubectl kustomize $K8S/stages/$s" render_stage "$s"
+  for v in "${K8S_VERSIONS[@]}"; do
+    check "kubernetes-validate --strict -k $v (stage $s)" "$KV" --strict -k "$v" "$OUT/$s.yaml"
+  done
+done
+
+to_json() { # to_json <out.json> <files...>: objects as a JSON array; "__file" names the source file
+  "$PY" - "$@" <<'PYEOF'
+import json, os, sys, yaml
+out, files = sys.argv[1], sys.argv[2:]
+objs = []
+for f in files:
+    for o in yaml.safe_load_all(open(f)):
+        if o:
+            o["__file"] = os.path.basename(f)
+            objs.append(o)
+json.dump(objs, open(out, "w"), indent=1, sort_keys=True)
+PYEOF
+}
+render_json() {
+  local f
+  for f in "$OUT"/*.yaml; do to_json "${f%.yaml}.json" "$f" || return 1; done
+  to_json "$OUT/final.json" "$K8S"/*.yaml
+}
+check "JSON renderings in ${OUT#"$ROOT"/}/" render_json
+
+final_equals_stage4() {
+  local last="${STAGES[${#STAGES[@]}-1]}"
+  "$PY" - "$OUT/final.json" "$OUT/$last.json" <<'PYEOF'
+import json, sys
+def load(p):
+    objs = json.load(open(p))
+    for o in objs:
+        o.pop("__file", None)
+    return sorted(json.dumps(o, sort_keys=True) for o in objs)
+a, b = load(sys.argv[1]), load(sys.argv[2])
+if a != b:
+    print("kubernetes/*.yaml and the last stage differ"); sys.exit(1)
+print(f"{len(a)} objects identical")
+PYEOF
+}
+check "last stage (${STAGES[${#STAGES[@]}-1]}) == kubernetes/*.yaml" final_equals_stage4
+
+checkov_zero_failed() { # checkov_zero_failed <-d DIR | -f FILE>
+  local json; json="$(mktemp)"
+  "$CHECKOV" --framework kubernetes --skip-download --quiet --compact -o json "$@" >"$json" 2>/dev/null
+  "$PY" - "$json" <<'PYEOF'
+import json, sys
+raw = open(sys.argv[1]).read().strip()
+d = json.loads(raw) if raw else {}
+d = d[0] if isinstance(d, list) else d
+s = d.get("summary")
+if not s:
+    print("no checkov summary (nothing scanned?):", raw[:300]); sys.exit(1)
+print(f"passed {s['passed']}, failed {s['failed']}, skipped {s['skipped']}, parsing errors {s['parsing_errors']}")
+for c in d.get("results", {}).get("failed_checks", []):
+    print(f"  {c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}")
+sys.exit(1 if s["failed"] or s["parsing_errors"] or not s["passed"] else 0)
+PYEOF
+  local rc=$?; rm -f "$json"; return $rc
+}
+check "checkov --framework kubernetes --skip-download -d kubernetes/" checkov_zero_failed -d "$K8S/"
+for s in "${STAGES[@]}"; do
+  check "checkov (stage $s)" checkov_zero_failed -f "$OUT/$s.yaml"
+done
+
+echo
+echo "rendered: ${OUT#"$ROOT"/}/{$(IFS=,; echo "${STAGES[*]}")}.{yaml,json} and final.json"
+if ((failed)); then printf 'failed: %s\n' "${failures[@]}"; fi
+echo "k8s-validate: $passed passed, $failed failed"
+((failed == 0))
