@@ -113,4 +113,17 @@ mod tests {
             Err(TasksError::MalformedToken(_))
         ));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_value_is_refused_or_yields_one_clean_token(value in "\\PC{0,80}") {
+            let Ok(header) = axum::http::HeaderValue::from_str(&value) else { return Ok(()) };
+            let mut parts = parts(&[]);
+            parts.headers.insert(AUTHORIZATION, header);
+            if let Ok(token) = bearer_token(&parts) {
+                proptest::prop_assert!(!token.is_empty() && !token.contains(char::is_whitespace));
+                proptest::prop_assert!(value.to_ascii_lowercase().starts_with("bearer "));
+            }
+        }
+    }
 }

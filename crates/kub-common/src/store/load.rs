@@ -177,4 +177,31 @@ mod tests {
         drop(open_for_append(&path, loaded.valid_len, true).unwrap());
         assert_eq!(fs::read(&path).unwrap(), b"{\"n\":1}\n");
     }
+
+    use proptest::prelude::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
+        ))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(content in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = load(&content);
+        }
+
+        #[test]
+        fn whole_lines_then_a_torn_tail_load_exactly_the_whole_lines(
+            written in proptest::collection::vec(0u32..1000, 0..20),
+            tail in proptest::collection::vec(proptest::num::u8::ANY.prop_filter("no newline", |b| *b != b'\n'), 0..64),
+        ) {
+            let mut content: Vec<u8> = written.iter().flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes()).collect();
+            let whole = content.len() as u64;
+            content.extend_from_slice(&tail);
+            let loaded = load(&content).unwrap();
+            prop_assert_eq!(numbers(&loaded), written.clone());
+            prop_assert_eq!(loaded.valid_len, whole);
+            prop_assert_eq!(loaded.dropped_bytes, tail.len() as u64);
+        }
+    }
 }

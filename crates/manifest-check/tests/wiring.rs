@@ -1,0 +1,428 @@
+//! The wiring of kubernetes/*.yaml (what `kubectl apply -f kubernetes/` creates), checked
+//! against the binaries: see `manifest_check::check`. The second test breaks a copy of the
+//! manifests in one way per check (the typos these checks exist for) and asserts that the
+//! right check reports it, so no check can silently stop checking.
+
+use std::path::{Path, PathBuf};
+
+use manifest_check::*;
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn load() -> (Vec<Object>, Repo) {
+    let objects = load_dir(&root().join("kubernetes")).expect("read kubernetes/*.yaml");
+    let repo = Repo::load(&root()).expect("read the crates' sources and the READMEs");
+    (objects, repo)
+}
+
+#[test]
+fn kubernetes_manifests_are_wired() {
+    let (objects, repo) = load();
+    // Guard against checking nothing: the final stage has all of these.
+    let count = |kind: &str| objects.iter().filter(|o| o.kind() == kind).count();
+    assert_eq!(
+        (
+            count("Deployment"),
+            count("Service"),
+            count("NetworkPolicy")
+        ),
+        (3, 3, 3),
+        "kubernetes/*.yaml should hold 3 Deployments, 3 Services, 3 NetworkPolicies"
+    );
+    for binary in &BINARIES {
+        let runs = objects.iter().any(|o| {
+            o.value["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["image"] == binary.image)
+        });
+        assert!(runs, "no container runs {} ({})", binary.name, binary.image);
+        assert!(
+            repo.routes[binary.name].contains("/healthz"),
+            "route scan found nothing for {}: {:?}",
+            binary.name,
+            repo.routes[binary.name]
+        );
+    }
+    let findings = check(&objects, &repo);
+    assert!(
+        findings.is_empty(),
+        "kubernetes/*.yaml is miswired:\n  {}",
+        findings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+}
+
+/// The object `kind/name` of a copy of the manifests.
+fn obj<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut Value {
+    &mut objects
+        .iter_mut()
+        .find(|o| o.kind() == kind && o.name() == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} not found"))
+        .value
+}
+
+fn at<'a>(value: &'a mut Value, pointer: &str) -> &'a mut Value {
+    value
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{pointer} not found"))
+}
+
+fn deployment<'a>(objects: &'a mut [Object], name: &str) -> &'a mut Value {
+    obj(objects, "Deployment", name)
+}
+
+/// The `env` entry `var` of the first container of `deployment`.
+fn env<'a>(objects: &'a mut [Object], deployment_name: &str, var: &str) -> &'a mut Value {
+    at(
+        deployment(objects, deployment_name),
+        "/spec/template/spec/containers/0/env",
+    )
+    .as_array_mut()
+    .unwrap()
+    .iter_mut()
+    .find(|entry| entry["name"] == var)
+    .unwrap_or_else(|| panic!("{deployment_name} sets no {var}"))
+}
+
+type Break = fn(&mut Vec<Object>, &mut Repo);
+
+#[test]
+fn each_check_catches_its_typo() {
+    let cases: Vec<(&str, &str, &str, Break)> = vec![
+        (
+            "Service selector typo",
+            CHECK_SELECTORS,
+            "exactly one Deployment",
+            |o, _| {
+                *at(
+                    obj(o, "Service", "users-service"),
+                    "/spec/selector/app.kubernetes.io~1name",
+                ) = json!("user");
+            },
+        ),
+        (
+            "Service selector matching two Deployments",
+            CHECK_SELECTORS,
+            "exactly one Deployment",
+            |o, _| {
+                let selector = at(obj(o, "Service", "tasks-service"), "/spec/selector");
+                selector
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("app.kubernetes.io/name");
+            },
+        ),
+        (
+            "Deployment selector not matching its template",
+            CHECK_SELECTORS,
+            "spec.selector",
+            |o, _| {
+                *at(
+                    deployment(o, "auth-deployment"),
+                    "/spec/selector/matchLabels/app.kubernetes.io~1name",
+                ) = json!("auht");
+            },
+        ),
+        (
+            "named targetPort typo",
+            CHECK_SERVICE_PORTS,
+            "names no container port",
+            |o, _| {
+                *at(
+                    obj(o, "Service", "tasks-service"),
+                    "/spec/ports/0/targetPort",
+                ) = json!("htp");
+            },
+        ),
+        (
+            "numeric targetPort of another service",
+            CHECK_SERVICE_PORTS,
+            "no container",
+            |o, _| {
+                *at(
+                    obj(o, "Service", "tasks-service"),
+                    "/spec/ports/0/targetPort",
+                ) = json!(8080);
+            },
+        ),
+        (
+            "PORT changed without containerPort",
+            CHECK_SERVICE_PORTS,
+            "listens on 9090",
+            |o, _| {
+                env(o, "users-deployment", "PORT")["value"] = json!("9090");
+            },
+        ),
+        (
+            "PORT changed without containerPort (the container's own ports)",
+            CHECK_CONTAINER_PORTS,
+            "listens on 9090",
+            |o, _| {
+                env(o, "users-deployment", "PORT")["value"] = json!("9090");
+            },
+        ),
+        (
+            "PORT removed from auth, containerPort 8080",
+            CHECK_CONTAINER_PORTS,
+            "listens on 80",
+            |o, _| {
+                *at(
+                    deployment(o, "auth-deployment"),
+                    "/spec/template/spec/containers/0/ports/0/containerPort",
+                ) = json!(8080);
+            },
+        ),
+        ("image typo", CHECK_IMAGES, "none of", |o, _| {
+            *at(
+                deployment(o, "tasks-deployment"),
+                "/spec/template/spec/containers/0/image",
+            ) = json!("kub-network-task:latest");
+        }),
+        (
+            "env var its binary does not read",
+            CHECK_ENV,
+            "USER_FOLDER",
+            |o, _| {
+                env(o, "users-deployment", "USERS_FOLDER")["name"] = json!("USER_FOLDER");
+            },
+        ),
+        (
+            "auth's var on the wrong container",
+            CHECK_ENV,
+            "JWT_SECRET",
+            |o, _| {
+                at(
+                    deployment(o, "tasks-deployment"),
+                    "/spec/template/spec/containers/0/env",
+                )
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "JWT_SECRET", "value": "x"}));
+            },
+        ),
+        (
+            "AUTH_ADDRESS names no Service",
+            CHECK_AUTH_ADDRESS,
+            "does not exist",
+            |o, _| {
+                env(o, "users-deployment", "AUTH_ADDRESS")["value"] = json!("auth-svc.default");
+            },
+        ),
+        (
+            "AUTH_ADDRESS in another namespace",
+            CHECK_AUTH_ADDRESS,
+            "does not exist",
+            |o, _| {
+                env(o, "users-deployment", "AUTH_ADDRESS")["value"] =
+                    json!("auth-service.kube-system");
+            },
+        ),
+        (
+            "AUTH_ADDRESS with a port the Service lacks",
+            CHECK_AUTH_ADDRESS,
+            "is not a port of",
+            |o, _| {
+                env(o, "users-deployment", "AUTH_ADDRESS")["value"] =
+                    json!("auth-service.default:8080");
+            },
+        ),
+        (
+            "AUTH_ADDRESS naming the wrong Service",
+            CHECK_AUTH_ADDRESS,
+            "not auth-api",
+            |o, _| {
+                env(o, "users-deployment", "AUTH_ADDRESS")["value"] =
+                    json!("tasks-service.default:8000");
+            },
+        ),
+        (
+            "AUTH_ADDRESS localhost with no auth in the Pod",
+            CHECK_AUTH_ADDRESS,
+            "localhost",
+            |o, _| {
+                env(o, "users-deployment", "AUTH_ADDRESS")["value"] = json!("localhost:80");
+            },
+        ),
+        (
+            "tasks relies on auth-service, which is renamed",
+            CHECK_AUTH_ADDRESS,
+            "AUTH_SERVICE_SERVICE_HOST",
+            |o, _| {
+                *at(obj(o, "Service", "auth-service"), "/metadata/name") = json!("auth");
+            },
+        ),
+        (
+            "auth-service applied after tasks-deployment",
+            CHECK_AUTH_ADDRESS,
+            "applied after",
+            |o, _| {
+                let at = o.iter().position(|x| x.name() == "auth-service").unwrap();
+                let service = o.remove(at);
+                o.push(service);
+            },
+        ),
+        (
+            "secretKeyRef name typo",
+            CHECK_SECRETS,
+            "auth-secrets",
+            |o, _| {
+                env(o, "auth-deployment", "JWT_SECRET")["valueFrom"]["secretKeyRef"]["name"] =
+                    json!("auth-secrets");
+            },
+        ),
+        (
+            "secret creation dropped from the READMEs",
+            CHECK_SECRETS,
+            "no README line",
+            |_, repo| {
+                repo.docs = repo
+                    .docs
+                    .replace("kubectl create secret generic", "kubectl …");
+            },
+        ),
+        (
+            "TASKS_FOLDER not where the volume is",
+            CHECK_VOLUMES,
+            "no volumeMount",
+            |o, _| {
+                env(o, "tasks-deployment", "TASKS_FOLDER")["value"] = json!("/app/task");
+            },
+        ),
+        ("mountPath typo", CHECK_VOLUMES, "no volumeMount", |o, _| {
+            *at(
+                deployment(o, "users-deployment"),
+                "/spec/template/spec/containers/0/volumeMounts/0/mountPath",
+            ) = json!("/app/user");
+        }),
+        ("USERS_FOLDER unset", CHECK_VOLUMES, "unset", |o, _| {
+            at(
+                deployment(o, "users-deployment"),
+                "/spec/template/spec/containers/0/env",
+            )
+            .as_array_mut()
+            .unwrap()
+            .retain(|entry| entry["name"] != "USERS_FOLDER");
+        }),
+        (
+            "volume name typo",
+            CHECK_VOLUMES,
+            "does not define",
+            |o, _| {
+                *at(
+                    deployment(o, "tasks-deployment"),
+                    "/spec/template/spec/volumes/0/name",
+                ) = json!("task-volume");
+            },
+        ),
+        ("probe path typo", CHECK_PROBES, "/healthy", |o, _| {
+            *at(
+                deployment(o, "auth-deployment"),
+                "/spec/template/spec/containers/0/livenessProbe/httpGet/path",
+            ) = json!("/healthy");
+        }),
+        (
+            "probe route missing from the code",
+            CHECK_PROBES,
+            "has no .route",
+            |_, repo| {
+                repo.routes.get_mut("users-api").unwrap().remove("/readyz");
+            },
+        ),
+        ("probe port typo", CHECK_PROBES, "port", |o, _| {
+            *at(
+                deployment(o, "tasks-deployment"),
+                "/spec/template/spec/containers/0/readinessProbe/httpGet/port",
+            ) = json!(8080);
+        }),
+        (
+            "auth NetworkPolicy selecting other Pods",
+            CHECK_NETWORK_POLICY,
+            "no NetworkPolicy",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "auth-network-policy"),
+                    "/spec/podSelector/matchLabels/app.kubernetes.io~1name",
+                ) = json!("users");
+            },
+        ),
+        (
+            "auth NetworkPolicy admitting its own Pods too",
+            CHECK_NETWORK_POLICY,
+            "neither users nor tasks",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "auth-network-policy"),
+                    "/spec/ingress/0/from/0/podSelector/matchExpressions/0/values",
+                )
+                .as_array_mut()
+                .unwrap()
+                .push(json!("auth"));
+            },
+        ),
+        (
+            "auth NetworkPolicy forgetting tasks",
+            CHECK_NETWORK_POLICY,
+            "does not admit Deployment/tasks-deployment",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "auth-network-policy"),
+                    "/spec/ingress/0/from/0/podSelector/matchExpressions/0/values",
+                ) = json!(["users"]);
+            },
+        ),
+        (
+            "auth NetworkPolicy admitting everyone",
+            CHECK_NETWORK_POLICY,
+            "without `from`",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "auth-network-policy"),
+                    "/spec/ingress/0",
+                )
+                .as_object_mut()
+                .unwrap()
+                .remove("from");
+            },
+        ),
+        (
+            "auth NetworkPolicy on the wrong port",
+            CHECK_NETWORK_POLICY,
+            "admits port 8080",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "auth-network-policy"),
+                    "/spec/ingress/0/ports/0/port",
+                ) = json!(8080);
+            },
+        ),
+    ];
+
+    let (objects, repo) = load();
+    let mut missed = Vec::new();
+    for (what, check_name, needle, break_it) in cases {
+        let (mut objects, mut repo) = (objects.clone(), repo.clone());
+        break_it(&mut objects, &mut repo);
+        let findings = manifest_check::check(&objects, &repo);
+        let caught = findings
+            .iter()
+            .find(|f| f.check == check_name && f.message.contains(needle));
+        if let Some(finding) = caught {
+            // Shown with `cargo test -- --nocapture`: what each typo looks like when caught.
+            println!("{what}:\n    {finding}");
+        } else {
+            missed.push(format!(
+                "{what}: expected a [{check_name}] finding containing {needle:?}, got {:#?}",
+                findings.iter().map(ToString::to_string).collect::<Vec<_>>()
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
