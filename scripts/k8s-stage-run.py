@@ -376,6 +376,24 @@ def run(args):
                 expect("GET /tasks without a token -> 401", http("GET", f"{tasks}/tasks"), 401)
             else:
                 say("skip tasks: this stage has no tasks-api (tasks-service)")
+        # GET /network: what each public service shows about the way it reached auth.
+        for name, binary in (("users-service", "users-api"), ("tasks-service", "tasks-api")):
+            if name not in has:
+                continue
+            base = f"http://{name}.default:{has[name][0]['spec']['ports'][0]['port']}"
+            network = expect(f"GET {name}/network", http("GET", f"{base}/network"), 200)
+            auth = network["auth"]
+            say(f"     {binary} /network: " + json.dumps({
+                "source": auth["source"], "rawValue": auth["rawValue"],
+                "resolvedAddresses": auth["resolvedAddresses"], "reachable": auth["reachable"],
+                "pod": network["pod"]}))
+            source = want["sources"].get(binary)
+            if source is not None and auth["source"] != source:
+                raise StageError(f"{binary} /network shows {auth['source']}, expected {source}")
+            if auth["reachable"] != want["auth"]:
+                raise StageError(f"{binary} /network says reachable={auth['reachable']}")
+            if network["pod"]["name"] is None:
+                raise StageError(f"{binary} /network shows no Pod name: downward API not passed")
         # SIGTERM: each exits 0 (graceful shutdown).
         for pod, c, binary, proc, log in procs:
             proc.send_signal(signal.SIGTERM)

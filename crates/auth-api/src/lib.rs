@@ -9,7 +9,10 @@ mod token;
 
 use std::{sync::Arc, time::Duration};
 
-use kub_common::config::{ConfigError, Lookup, parse_duration, read};
+use kub_common::{
+    config::{ConfigError, Lookup, parse_duration, read},
+    metrics::Metrics,
+};
 
 pub use error::AuthApiError;
 pub use password::PasswordHasher;
@@ -58,6 +61,7 @@ impl Config {
 pub struct AppState {
     pub hasher: PasswordHasher,
     pub tokens: Arc<TokenKeys>,
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -69,6 +73,7 @@ impl AppState {
                 config.jwt_secret.as_bytes(),
                 config.token_ttl,
             )),
+            metrics: Metrics::new(),
         }
     }
 }

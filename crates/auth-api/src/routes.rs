@@ -10,7 +10,7 @@ use kub_common::{
         VerifyTokenResponse,
     },
     error::ApiJson,
-    server::{alive, readiness, with_common_layers},
+    server::{readiness, with_common_layers},
 };
 
 use crate::{AppState, AuthApiError};
@@ -20,10 +20,9 @@ pub fn router(state: AppState) -> Router {
         .route("/hashed-password", post(hashed_password))
         .route("/token", post(token))
         .route("/verify-token", post(verify_token))
-        .route("/healthz", get(alive))
         .route("/readyz", get(readyz))
-        .with_state(state);
-    with_common_layers(routes)
+        .with_state(state.clone());
+    with_common_layers(routes, state.metrics)
 }
 
 async fn hashed_password(

@@ -10,7 +10,7 @@ use std::{
 };
 
 use kub_common::{
-    config::{ServiceConfig, resolve_auth_address},
+    config::{PodIdentity, ServiceConfig, resolve_auth_address},
     server::RunningServer,
 };
 
@@ -121,7 +121,11 @@ pub async fn start_tasks(
 fn wired_to(auth_address: &str, folder: PathBuf) -> Result<ServiceConfig, BoxError> {
     let auth =
         resolve_auth_address(&|var| (var == "AUTH_ADDRESS").then(|| auth_address.to_owned()))?;
-    Ok(ServiceConfig { auth, folder })
+    Ok(ServiceConfig {
+        auth,
+        folder,
+        pod: PodIdentity::default(),
+    })
 }
 
 /// 32 random bytes, hex-encoded: what `openssl rand -hex 32` gives.

@@ -2,7 +2,11 @@
 //! keep-alive pool, a base URL resolved once at start-up, and short timeouts so an absent
 //! auth turns into a fast 503 rather than a hung request.
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant, SystemTime},
+};
 
 use axum::{
     extract::FromRequestParts,
@@ -15,7 +19,7 @@ use crate::auth_wire::{
     HASHED_PASSWORD_ROUTE, HashPasswordRequest, HashPasswordResponse, TOKEN_ROUTE, TokenRequest,
     TokenResponse, VERIFY_TOKEN_ROUTE, VerifyTokenRequest, VerifyTokenResponse,
 };
-use crate::{config::AuthAddress, server::REQUEST_ID_HEADER};
+use crate::{config::AuthAddress, metrics::Metrics, server::REQUEST_ID_HEADER};
 
 /// Time allowed to open a TCP connection to auth.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -48,33 +52,74 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
+/// The most recent call to auth, for `GET /network`.
 #[derive(Debug, Clone)]
+pub struct LastCall {
+    pub route: &'static str,
+    pub latency: Duration,
+    pub ok: bool,
+    pub at: SystemTime,
+}
+
+#[derive(Clone)]
 pub struct AuthClient {
     http: reqwest::Client,
-    base_url: Url,
+    address: AuthAddress,
+    metrics: Metrics,
+    last_call: Arc<Mutex<Option<LastCall>>>,
 }
 
 impl AuthClient {
     /// A client for `address`; logs which source gave it, as the lesson wants to see.
-    pub fn new(address: &AuthAddress) -> Self {
+    pub fn new(address: &AuthAddress, metrics: Metrics) -> Self {
         tracing::info!(
             source = %address.source,
             value = %address.raw,
             base_url = %address.base_url,
             "auth address resolved"
         );
-        let base_url = address.base_url.clone();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .expect("a plain-HTTP reqwest client with timeouts always builds");
-        Self { http, base_url }
+        Self {
+            http,
+            address: address.clone(),
+            metrics,
+            last_call: Arc::default(),
+        }
+    }
+
+    pub fn address(&self) -> &AuthAddress {
+        &self.address
     }
 
     pub fn base_url(&self) -> &Url {
-        &self.base_url
+        &self.address.base_url
+    }
+
+    pub fn last_call(&self) -> Option<LastCall> {
+        self.last_call
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `GET <auth>/healthz`: is auth reachable right now, and how fast.
+    pub async fn probe(&self) -> (bool, Duration) {
+        let started = Instant::now();
+        let reachable = match self.base_url().join("healthz") {
+            Ok(url) => self
+                .http
+                .get(url)
+                .send()
+                .await
+                .is_ok_and(|response| response.status().is_success()),
+            Err(_) => false,
+        };
+        (reachable, started.elapsed())
     }
 
     /// Hashes a password with argon2id; the hash is what users-api stores.
@@ -127,11 +172,40 @@ impl AuthClient {
 
     async fn call<B: Serialize, R: DeserializeOwned>(
         &self,
+        route: &'static str,
+        body: &B,
+        request_id: &RequestId,
+    ) -> Result<R, AuthError> {
+        let started = Instant::now();
+        let outcome = self.send(route, body, request_id).await;
+        let latency = started.elapsed();
+        let failure = match &outcome {
+            Ok(_) | Err(AuthError::Rejected) => None,
+            Err(AuthError::Unavailable(_)) => Some("unavailable"),
+            Err(AuthError::Unexpected(_)) => Some("unexpected"),
+        };
+        self.metrics
+            .observe_auth_call(route, latency.as_secs_f64(), failure);
+        *self
+            .last_call
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(LastCall {
+            route,
+            latency,
+            ok: failure.is_none(),
+            at: SystemTime::now(),
+        });
+        outcome
+    }
+
+    async fn send<B: Serialize, R: DeserializeOwned>(
+        &self,
         route: &str,
         body: &B,
         request_id: &RequestId,
     ) -> Result<R, AuthError> {
         let url = self
+            .address
             .base_url
             .join(route)
             .map_err(|error| AuthError::Unexpected(error.to_string()))?;

@@ -85,6 +85,7 @@ pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, Config
 pub struct ServiceConfig {
     pub auth: AuthAddress,
     pub folder: PathBuf,
+    pub pod: PodIdentity,
 }
 
 impl ServiceConfig {
@@ -100,6 +101,7 @@ impl ServiceConfig {
             folder: read(env, folder_var)
                 .unwrap_or_else(|| default_folder.into())
                 .into(),
+            pod: PodIdentity::from_env(env),
         })
     }
 }

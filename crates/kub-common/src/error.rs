@@ -13,7 +13,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 /// The body of every error response.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub message: String,
 }

@@ -15,7 +15,9 @@ use axum::{
     error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
     http::{HeaderName, Request, StatusCode},
+    middleware,
     response::{IntoResponse, Response},
+    routing::get,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tower::{BoxError, ServiceBuilder};
@@ -28,6 +30,7 @@ use tracing::{Level, Span};
 use crate::{
     config::{Lookup, PodIdentity, listen_port, process_env},
     error::{error_response, method_not_allowed, route_not_found},
+    metrics::{Metrics, metrics_endpoint, track_requests},
     telemetry,
 };
 
@@ -37,12 +40,18 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take end to end; longer ones get 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Adds what every service needs around its routes: JSON 404/405, a request id (kept from
-/// the caller or generated, echoed in the response), one log span per request carrying
-/// that id, a timeout and a body limit.
-pub fn with_common_layers(router: Router) -> Router {
+/// Adds what every service needs around its routes: `GET /healthz` and `GET /metrics`,
+/// JSON 404/405, a request id (kept from the caller or generated, echoed in the response),
+/// one log span per request carrying that id, request metrics, a timeout and a body limit.
+pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     router
+        .route("/healthz", get(alive))
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics_endpoint))
+                .with_state(metrics.clone()),
+        )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -54,6 +63,7 @@ pub fn with_common_layers(router: Router) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(middleware::from_fn_with_state(metrics, track_requests))
                 .layer(HandleErrorLayer::new(request_timed_out))
                 .timeout(REQUEST_TIMEOUT)
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
@@ -240,6 +250,8 @@ async fn healthcheck(port: u16) -> ExitCode {
 }
 
 /// `GET /healthz`: the process is up and serving.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Liveness: the process is up (`{\"status\":\"ok\"}`).")))]
 pub async fn alive() -> Response {
     axum::Json(serde_json::json!({ "status": "ok" })).into_response()
 }

@@ -189,7 +189,9 @@ pub fn parse_yaml(file: &str, text: &str) -> Result<Vec<Object>, String> {
 /// What the manifests are checked against, read from the repository.
 #[derive(Debug, Clone, Default)]
 pub struct Repo {
-    /// Binary name → every path given to `.route("…"` in its crate's sources.
+    /// Binary name → every path given to `.route("…"` or `#[utoipa::path(…, path = "…")]` in its
+    /// crate's sources, plus the routes
+    /// every service gets from `kub_common::server::with_common_layers` (`/healthz`, `/metrics`).
     pub routes: BTreeMap<String, BTreeSet<String>>,
     /// README.md and kubernetes/README.md, concatenated: where a Secret must be documented.
     pub docs: String,
@@ -198,10 +200,16 @@ pub struct Repo {
 impl Repo {
     pub fn load(root: &Path) -> Result<Self, String> {
         let mut routes = BTreeMap::new();
+        let common_server = root.join("crates/kub-common/src/server.rs");
+        let common_text = fs::read_to_string(&common_server)
+            .map_err(|error| format!("{}: {error}", common_server.display()))?;
         for binary in &BINARIES {
-            let mut paths = BTreeSet::new();
+            let mut paths: BTreeSet<String> =
+                string_args(&common_text, ".route(\"").into_iter().collect();
             for (_, text) in rust_sources(&root.join("crates").join(binary.name).join("src"))? {
                 paths.extend(string_args(&text, ".route(\""));
+                // Routes registered through utoipa-axum carry their path in `#[utoipa::path(…)]`.
+                paths.extend(string_args(&text, "path = \""));
             }
             routes.insert(binary.name.to_owned(), paths);
         }

@@ -9,7 +9,9 @@ mod tasks;
 
 use kub_common::{
     auth_client::AuthClient,
-    config::{ConfigError, Lookup, ServiceConfig},
+    config::{ConfigError, Lookup, PodIdentity, ServiceConfig},
+    metrics::Metrics,
+    network::NetworkInfo,
     store::{JsonLinesStore, StoreError},
 };
 
@@ -33,14 +35,31 @@ pub fn config_from_env(env: Lookup) -> Result<Config, ConfigError> {
 #[derive(Clone)]
 pub struct AppState {
     pub auth: AuthClient,
+    pub metrics: Metrics,
+    pub pod: PodIdentity,
     pub tasks: JsonLinesStore<Tasks>,
 }
 
 impl AppState {
     pub async fn open(config: &Config) -> Result<Self, StoreError> {
+        let metrics = Metrics::new();
+        let tasks = JsonLinesStore::<Tasks>::open(&config.folder, TASKS_FILE).await?;
+        let counted = tasks.clone();
+        metrics.track_stored("tasks", move || counted.read(|tasks| tasks.len()));
         Ok(Self {
-            auth: AuthClient::new(&config.auth),
-            tasks: JsonLinesStore::open(&config.folder, TASKS_FILE).await?,
+            auth: AuthClient::new(&config.auth, metrics.clone()),
+            metrics,
+            pod: config.pod.clone(),
+            tasks,
         })
+    }
+
+    /// What `GET /network` shows.
+    pub fn network(&self) -> NetworkInfo {
+        NetworkInfo {
+            service: SERVICE,
+            auth: self.auth.clone(),
+            pod: self.pod.clone(),
+        }
     }
 }

@@ -1,10 +1,14 @@
-use axum::{Router, extract::State, http::StatusCode, response::Response, routing::get};
+use axum::{Router, extract::State, http::StatusCode, response::Response};
 use kub_common::{
-    error::{ApiJson, ApiQuery},
-    server::{alive, readiness, with_common_layers},
+    error::{ApiJson, ApiQuery, ErrorBody},
+    network::network_routes,
+    openapi::openapi_routes,
+    server::{readiness, with_common_layers},
     store::AppendError,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, CurrentUser, NewTask, Task, TasksError};
 
@@ -14,17 +18,28 @@ pub const MAX_PAGE_SIZE: usize = 100;
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "tasks-api",
+    description = "Your tasks. Every request carries `Authorization: Bearer <token>` from users-api's \
+`POST /login`; the internal auth-api checks it."
+))]
+struct TasksApi;
+
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/tasks", get(list_tasks).post(create_task))
-        .route("/healthz", get(alive))
-        .route("/readyz", get(readyz))
-        .with_state(state);
-    with_common_layers(routes)
+    let (routes, api) = OpenApiRouter::with_openapi(TasksApi::openapi())
+        .routes(routes!(list_tasks, create_task))
+        .routes(routes!(readyz))
+        .with_state(state.clone())
+        .split_for_parts();
+    let routes = routes
+        .merge(network_routes(state.network()))
+        .merge(openapi_routes(api));
+    with_common_layers(routes, state.metrics)
 }
 
 /// A task as clients see it (the owner is implied by the token).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TaskView {
     id: u64,
@@ -44,13 +59,16 @@ impl From<Task> for TaskView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Tasks per page, 1 to 100 (default 20).
     limit: Option<usize>,
+    /// Only tasks after this id: the `nextAfter` of the previous page.
     after: Option<u64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TaskList {
     message: &'static str,
@@ -59,6 +77,13 @@ struct TaskList {
     next_after: Option<u64>,
 }
 
+/// The caller's tasks, oldest first, one page at a time.
+#[utoipa::path(get, path = "/tasks", tag = "tasks", params(ListQuery), security(("bearer" = [])), responses(
+    (status = 200, description = "`Tasks loaded.`", body = TaskList),
+    (status = 400, description = "`limit` or `after` out of range.", body = ErrorBody),
+    (status = 401, description = "Missing, malformed, expired or forged token.", body = ErrorBody),
+    (status = 503, description = "auth-api is unavailable.", body = ErrorBody),
+))]
 async fn list_tasks(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -80,20 +105,28 @@ async fn list_tasks(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TaskBody {
     title: String,
     text: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TaskCreated {
     message: &'static str,
     created_task: TaskView,
 }
 
+/// Stores a task for the caller; answers once it is durably on disk.
+#[utoipa::path(post, path = "/tasks", tag = "tasks", request_body = TaskBody, security(("bearer" = [])), responses(
+    (status = 201, description = "`Task stored.`", body = TaskCreated),
+    (status = 401, description = "Missing, malformed, expired or forged token.", body = ErrorBody),
+    (status = 422, description = "A field is missing, blank or too long.", body = ErrorBody),
+    (status = 503, description = "auth-api or the disk is unavailable.", body = ErrorBody),
+    (status = 507, description = "The disk is full.", body = ErrorBody),
+))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 async fn create_task(
     State(state): State<AppState>,
@@ -133,6 +166,11 @@ fn required(field: &str, value: String, max_chars: usize) -> Result<String, Task
     Ok(value)
 }
 
+/// Readiness: the tasks folder can take a durable write.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready."),
+    (status = 503, description = "Not ready.", body = ErrorBody),
+))]
 async fn readyz(State(state): State<AppState>) -> Response {
     let writable = state.tasks.is_writable().await;
     readiness(if writable {

@@ -68,10 +68,12 @@ impl fmt::Debug for Password {
 }
 
 /// The body of `POST /signup` and `POST /login`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsBody {
+    #[schema(example = "test@test.com")]
     email: String,
+    #[schema(example = "testers")]
     password: String,
 }
 

@@ -1,17 +1,15 @@
-use axum::{
-    Router,
-    extract::State,
-    http::StatusCode,
-    response::Response,
-    routing::{get, post},
-};
+use axum::{Router, extract::State, http::StatusCode, response::Response};
 use kub_common::{
     auth_client::RequestId,
-    error::ApiJson,
-    server::{alive, readiness, with_common_layers},
+    error::{ApiJson, ErrorBody},
+    network::network_routes,
+    openapi::openapi_routes,
+    server::{readiness, with_common_layers},
     store::AppendError,
 };
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, Credentials, UsersError, domain::CredentialsBody, users::NewUser};
 
@@ -20,22 +18,49 @@ use crate::{AppState, Credentials, UsersError, domain::CredentialsBody, users::N
 /// a wrong password and the two cannot be told apart.
 const DUMMY_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$X21nnMKNO3elHOMBOworlA$aoW3/K6HpRandF6ARS7krI5Une+cyQiOclMG2+qa80o";
 
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "users-api",
+    description = "Sign up and log in. Passwords are hashed and checked by the internal auth-api."
+))]
+struct UsersApi;
+
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route("/signup", post(signup))
-        .route("/login", post(login))
-        .route("/healthz", get(alive))
-        .route("/readyz", get(readyz))
-        .with_state(state);
-    with_common_layers(routes)
+    let (routes, api) = OpenApiRouter::with_openapi(UsersApi::openapi())
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(readyz))
+        .with_state(state.clone())
+        .split_for_parts();
+    let routes = routes
+        .merge(network_routes(state.network()))
+        .merge(openapi_routes(api));
+    with_common_layers(routes, state.metrics)
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct Message {
+    message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Token {
+    token: String,
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/signup", tag = "users", request_body = CredentialsBody, responses(
+    (status = 201, description = "`User created!`", body = Message),
+    (status = 409, description = "The email is already registered.", body = ErrorBody),
+    (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
+    (status = 503, description = "auth-api is unavailable.", body = ErrorBody),
+))]
 #[tracing::instrument(skip_all)]
 async fn signup(
     State(state): State<AppState>,
     request_id: RequestId,
     ApiJson(body): ApiJson<CredentialsBody>,
-) -> Result<(StatusCode, ApiJson<Value>), UsersError> {
+) -> Result<(StatusCode, ApiJson<Message>), UsersError> {
     let credentials = Credentials::try_from(body)?;
     if state
         .users
@@ -60,18 +85,25 @@ async fn signup(
             AppendError::Storage(failure) => UsersError::Storage(failure),
         })?;
     tracing::info!(user_id = %user.id, "user created");
-    Ok((
-        StatusCode::CREATED,
-        ApiJson(json!({ "message": "User created!" })),
-    ))
+    let created = Message {
+        message: "User created!".into(),
+    };
+    Ok((StatusCode::CREATED, ApiJson(created)))
 }
 
+/// Checks the credentials and returns a JWT for the tasks API.
+#[utoipa::path(post, path = "/login", tag = "users", request_body = CredentialsBody, responses(
+    (status = 200, description = "A bearer token.", body = Token),
+    (status = 401, description = "Unknown email or wrong password (one answer for both).", body = ErrorBody),
+    (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
+    (status = 503, description = "auth-api is unavailable.", body = ErrorBody),
+))]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
     request_id: RequestId,
     ApiJson(body): ApiJson<CredentialsBody>,
-) -> Result<ApiJson<Value>, UsersError> {
+) -> Result<ApiJson<Token>, UsersError> {
     let credentials = Credentials::try_from(body)?;
     let known = state.users.read(|users| {
         users
@@ -94,9 +126,14 @@ async fn login(
     if known.is_none() {
         return Err(UsersError::InvalidCredentials);
     }
-    Ok(ApiJson(json!({ "token": token })))
+    Ok(ApiJson(Token { token }))
 }
 
+/// Readiness: the users folder can take a durable write.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready."),
+    (status = 503, description = "Not ready.", body = ErrorBody),
+))]
 async fn readyz(State(state): State<AppState>) -> Response {
     let writable = state.users.is_writable().await;
     readiness(if writable {
