@@ -115,6 +115,10 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
+        ))]
+
         #[test]
         fn any_header_value_is_refused_or_yields_one_clean_token(value in "\\PC{0,80}") {
             let Ok(header) = axum::http::HeaderValue::from_str(&value) else { return Ok(()) };

@@ -82,10 +82,13 @@ impl Collection for Tasks {
     fn insert(&mut self, task: Task) {
         self.last_id = self.last_id.max(task.id);
         self.count += 1;
-        self.by_owner
-            .entry(task.owner.clone())
-            .or_default()
-            .push(task);
+        // `entry` would need an owned key: an allocation per task even for a known owner.
+        match self.by_owner.get_mut(&task.owner) {
+            Some(owned) => owned.push(task),
+            None => {
+                self.by_owner.insert(task.owner.clone(), vec![task]);
+            }
+        }
     }
 }
 

@@ -24,35 +24,50 @@ pub(super) struct Loaded<R> {
 /// after them (a filesystem may also leave zeros there). That tail was never acknowledged
 /// to anyone, so it is dropped with a warning. A bad line with valid lines after it is
 /// damage of another kind, and we refuse to start rather than silently lose data.
-pub(super) fn read_records<R: DeserializeOwned>(path: &Path) -> Result<Loaded<R>, StoreError> {
+pub(super) fn read_records<R: DeserializeOwned + Send>(
+    path: &Path,
+) -> Result<Loaded<R>, StoreError> {
     let bytes = match fs::read(path) {
         Ok(bytes) => bytes,
         Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(error) => return Err(StoreError::io(path, error)),
     };
-    let mut records = Vec::new();
-    let mut offset = 0usize;
+    // Parsing dominates start-up for a large store; every core takes a slice of whole lines.
+    let parsed: Vec<ChunkParse<R>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = chunks(&bytes)
+            .into_iter()
+            .map(|(start, chunk)| scope.spawn(move || parse_chunk(chunk, start)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a parser thread panicked"))
+            .collect()
+    });
+
+    let corrupt = |line: usize, reason: &str| StoreError::Corrupt {
+        path: path.to_owned(),
+        line,
+        reason: format!("{reason}; valid lines follow it, so this is not a torn write"),
+    };
+    let mut records = Vec::with_capacity(parsed.iter().map(|chunk| chunk.records.len()).sum());
+    let mut lines_before = 0;
     let mut first_bad: Option<(usize, usize, String)> = None; // (byte offset, line number, reason)
-    for (index, line) in bytes.split_inclusive(|byte| *byte == b'\n').enumerate() {
-        let line_number = index + 1;
-        let parsed = if line.ends_with(b"\n") {
-            serde_json::from_slice::<R>(&line[..line.len() - 1]).map_err(|error| error.to_string())
-        } else {
-            Err("the line has no trailing newline".to_owned())
-        };
-        match (parsed, &first_bad) {
-            (Ok(record), None) => records.push(record),
-            (Ok(_), Some((_, bad_line, reason))) => {
-                return Err(StoreError::Corrupt {
-                    path: path.to_owned(),
-                    line: *bad_line,
-                    reason: format!("{reason}; valid lines follow it, so this is not a torn write"),
-                });
+    for chunk in parsed {
+        if let Some((_, line, reason)) = &first_bad {
+            if !chunk.records.is_empty() || chunk.valid_after_bad {
+                return Err(corrupt(*line, reason));
             }
-            (Err(reason), None) => first_bad = Some((offset, line_number, reason)),
-            (Err(_), Some(_)) => {}
+        } else {
+            records.extend(chunk.records);
+            if let Some(bad) = chunk.first_bad {
+                let line = lines_before + bad.line + 1;
+                if chunk.valid_after_bad {
+                    return Err(corrupt(line, &bad.reason));
+                }
+                first_bad = Some((bad.offset, line, bad.reason));
+            }
         }
-        offset += line.len();
+        lines_before += chunk.lines;
     }
     let valid_len = first_bad
         .as_ref()
@@ -71,6 +86,83 @@ pub(super) fn read_records<R: DeserializeOwned>(path: &Path) -> Result<Loaded<R>
         valid_len: valid_len as u64,
         dropped_bytes: (bytes.len() - valid_len) as u64,
     })
+}
+
+/// One slice of the file, parsed: its records up to its first bad line, if any.
+struct ChunkParse<R> {
+    records: Vec<R>,
+    lines: usize,
+    first_bad: Option<BadLine>,
+    /// A valid line follows the bad one inside this slice.
+    valid_after_bad: bool,
+}
+
+struct BadLine {
+    /// Byte offset in the whole file.
+    offset: usize,
+    /// Line index inside the slice, from 0.
+    line: usize,
+    reason: String,
+}
+
+fn parse_chunk<R: DeserializeOwned>(bytes: &[u8], start: usize) -> ChunkParse<R> {
+    let mut parse = ChunkParse {
+        records: Vec::new(),
+        lines: 0,
+        first_bad: None,
+        valid_after_bad: false,
+    };
+    let mut offset = start;
+    for (index, line) in bytes.split_inclusive(|byte| *byte == b'\n').enumerate() {
+        parse.lines += 1;
+        let parsed = match line.strip_suffix(b"\n") {
+            Some(json) => serde_json::from_slice::<R>(json).map_err(|error| error.to_string()),
+            None => Err("the line has no trailing newline".to_owned()),
+        };
+        match (parsed, &parse.first_bad) {
+            (Ok(record), None) => parse.records.push(record),
+            (Ok(_), Some(_)) => {
+                parse.valid_after_bad = true;
+                return parse;
+            }
+            (Err(reason), None) => {
+                parse.first_bad = Some(BadLine {
+                    offset,
+                    line: index,
+                    reason,
+                });
+            }
+            (Err(_), Some(_)) => {}
+        }
+        offset += line.len();
+    }
+    parse
+}
+
+/// Whole-line slices of `bytes`, one per core for a large file, each with its byte offset.
+fn chunks(bytes: &[u8]) -> Vec<(usize, &[u8])> {
+    const SMALL: usize = 1 << 20;
+    let parts = if bytes.len() < SMALL {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    };
+    let mut slices = Vec::with_capacity(parts);
+    let mut start = 0;
+    for part in 1..=parts {
+        let mut end = (bytes.len() * part / parts).max(start);
+        if part < parts {
+            end = bytes[end..]
+                .iter()
+                .position(|byte| *byte == b'\n')
+                .map_or(bytes.len(), |newline| end + newline + 1);
+        } else {
+            end = bytes.len();
+        }
+        slices.push((start, &bytes[start..end]));
+        start = end;
+    }
+    slices
 }
 
 /// Opens the file for appending, cut back to `valid_len` and flushed, so the next line
@@ -166,6 +258,33 @@ mod tests {
             StoreError::Corrupt { line, .. } => assert_eq!(line, 2),
             other => panic!("expected Corrupt, got {other}"),
         }
+    }
+
+    #[test]
+    fn slices_cover_the_file_on_line_boundaries() {
+        let content: Vec<u8> = (0..200_000)
+            .flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes())
+            .collect();
+        let slices = chunks(&content);
+        assert_eq!(
+            slices.iter().map(|(_, slice)| slice.len()).sum::<usize>(),
+            content.len()
+        );
+        for (start, slice) in &slices {
+            assert!(*start == 0 || content[start - 1] == b'\n');
+            assert_eq!(&content[*start..*start + slice.len()], *slice);
+        }
+        let loaded = load(&content).unwrap();
+        assert_eq!(numbers(&loaded), (0..200_000).collect::<Vec<u32>>());
+        let mut damaged = content.clone();
+        damaged[content.len() / 2] = b'#';
+        let error = load(&damaged)
+            .err()
+            .expect("damage in the middle of a large file");
+        assert!(
+            matches!(error, StoreError::Corrupt { line, .. } if line > 1000),
+            "{error}"
+        );
     }
 
     #[test]
