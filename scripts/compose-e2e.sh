@@ -1,0 +1,265 @@
+#!/usr/bin/env bash
+# End-to-end test of the containers, as a person would use them:
+#   docker-compose up -d --build, the README's curl flow on localhost:8080 and
+#   localhost:8000, auth NOT reachable from the host, tasks recreated and its
+#   tasks still there (named volume), every container non-root with a
+#   read-only root filesystem, a graceful stop (every container exits 0 on
+#   SIGTERM within its grace period); then the same against
+#   docker-compose.pod.yaml (auth inside users' network namespace).
+#
+# Needs a running engine and the base images:
+#   scripts/docker-engine.sh && scripts/airgap-images.sh && scripts/compose-e2e.sh
+#
+# Idempotent: it uses its own compose project (kubnet-e2e), removes whatever a
+# previous run left, and always ends with `down -v`. If .env is missing it
+# writes a throwaway one with a random JWT_SECRET and deletes it at the end.
+# Exit 0 when every check passed, 1 (with the failing check and the
+# containers' logs) otherwise.
+#
+# Knobs: COMPOSE (default: docker-compose, else `docker compose`),
+#        E2E_PROJECT (default kubnet-e2e), E2E_HEALTH_TIMEOUT (s, default 120).
+set -euo pipefail
+
+# Debian's docker client matches Debian's engine (see scripts/docker-engine.sh).
+export PATH="/usr/bin:/usr/sbin:$PATH"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PROJECT="${E2E_PROJECT:-kubnet-e2e}"
+HEALTH_TIMEOUT="${E2E_HEALTH_TIMEOUT:-120}"
+GRACE_SECONDS=20   # stop_grace_period in both compose files
+IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest)
+USERS_URL=http://localhost:8080
+TASKS_URL=http://localhost:8000
+
+if [[ -n "${COMPOSE:-}" ]]; then read -r -a COMPOSE_CMD <<<"$COMPOSE"
+elif command -v docker-compose >/dev/null 2>&1; then COMPOSE_CMD=(docker-compose)
+else COMPOSE_CMD=(docker compose); fi
+
+START=$SECONDS
+PASSED=0
+FILE=""          # the compose file under test
+CREATED_ENV=0
+WORK="$(mktemp -d)"
+
+log()  { printf '[compose-e2e %4ds] %s\n' "$((SECONDS - START))" "$*"; }
+pass() { PASSED=$((PASSED + 1)); log "ok: $*"; }
+fail() {
+  printf '[compose-e2e] FAILED (%s): %s\n' "${FILE:-setup}" "$*" >&2
+  exit 1
+}
+compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$FILE" "$@"; }
+
+cleanup() {
+  local rc=$?
+  if [[ $rc -ne 0 && -n "$FILE" ]]; then
+    echo "----- ${FILE}: containers -----" >&2
+    compose ps >&2 2>&1 || true
+    echo "----- ${FILE}: last log lines -----" >&2
+    compose logs --no-color --tail 40 >&2 2>&1 || true
+  fi
+  for f in docker-compose.pod.yaml docker-compose.yaml; do
+    FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
+  done
+  [[ $CREATED_ENV == 1 ]] && rm -f .env
+  rm -rf "$WORK"
+  if [[ $rc -eq 0 ]]; then
+    log "all checks passed in $((SECONDS - START))s"
+    echo "compose-e2e: $PASSED passed, 0 failed"
+  else
+    echo "compose-e2e: $PASSED passed, 1 failed" >&2
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+STATUS=""; BODY=""
+# http METHOD URL [JSON] [TOKEN]: sets STATUS and BODY.
+http() {
+  local method=$1 url=$2 data=${3:-} token=${4:-}
+  local args=(-sS --max-time 10 -o "$WORK/body" -w '%{http_code}' -X "$method")
+  [[ -n "$data" ]] && args+=(-H 'Content-Type: application/json' --data "$data")
+  [[ -n "$token" ]] && args+=(-H "Authorization: Bearer $token")
+  STATUS="$(curl "${args[@]}" "$url" 2>"$WORK/curl.err")" || STATUS="000"
+  BODY="$(cat "$WORK/body" 2>/dev/null || true)"
+}
+expect() { # expect CODE 'what' [substring]
+  local code=$1 what=$2 sub=${3:-}
+  [[ "$STATUS" == "$code" ]] || fail "$what: expected HTTP $code, got $STATUS: ${BODY:-$(cat "$WORK/curl.err")}"
+  [[ -z "$sub" || "$BODY" == *"$sub"* ]] || fail "$what: body lacks '$sub': $BODY"
+  pass "$what -> $STATUS"
+}
+
+project_containers() { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"; }
+service_container() { compose ps -q "$1"; }
+
+wait_healthy() { # all given services healthy
+  local deadline=$((SECONDS + HEALTH_TIMEOUT)) svc id state pending
+  while :; do
+    pending=""
+    for svc in "$@"; do
+      id="$(service_container "$svc")"
+      [[ -n "$id" ]] || { pending+=" $svc(no container)"; continue; }
+      state="$(docker inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")"
+      case "$state" in
+        running/healthy) ;;
+        exited/*|dead/*) fail "$svc exited before becoming healthy ($state)" ;;
+        *) pending+=" $svc($state)" ;;
+      esac
+    done
+    [[ -z "$pending" ]] && { pass "healthy: $*"; return; }
+    (( SECONDS < deadline )) || fail "not healthy after ${HEALTH_TIMEOUT}s:$pending"
+    sleep 1
+  done
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# --------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------
+check_curl_flow() {
+  local email="e2e-$RANDOM$RANDOM@test.com" creds
+  creds="{\"email\":\"$email\",\"password\":\"testers\"}"
+  http POST "$USERS_URL/signup" "$creds";        expect 201 "signup" "User created!"
+  http POST "$USERS_URL/signup" "$creds";        expect 409 "signup again, same email"
+  http POST "$USERS_URL/login" "$creds";         expect 200 "login" '"token"'
+  TOKEN="$(sed -n 's/.*"token"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' <<<"$BODY")"
+  [[ -n "$TOKEN" ]] || fail "login: no token in $BODY"
+  http POST "$TASKS_URL/tasks" '{"title":"A","text":"B"}' "$TOKEN"
+  expect 201 "create task" "Task stored."
+  http GET "$TASKS_URL/tasks" "" "$TOKEN";       expect 200 "list tasks" "Tasks loaded."
+  [[ "$BODY" == *'"title":"A"'* ]] || fail "list tasks: task A missing: $BODY"
+  http GET "$TASKS_URL/tasks";                   [[ "$STATUS" == 4* ]] || fail "tasks without a token answered $STATUS"
+  pass "tasks without a token -> $STATUS"
+}
+
+check_auth_not_published() {
+  local published
+  # Every host port the project publishes, as "container_port->host" lines.
+  published="$(for id in $(project_containers); do docker port "$id"; done | sort -u)"
+  ! grep -q '^80/tcp' <<<"$published" || fail "port 80 (auth) is published: $published"
+  [[ -z "$(docker port "$(service_container auth)")" ]] || fail "auth container publishes ports"
+  if [[ $HOST_80_WAS_FREE == 1 ]]; then
+    ! port_in_use 80 || fail "something answers on localhost:80 with the stack up"
+  fi
+  pass "auth not reachable from the host (published: $(tr '\n' ' ' <<<"$published"))"
+}
+
+check_non_root() {
+  local svc id user ro uids
+  for svc in auth users tasks; do
+    id="$(service_container "$svc")"
+    user="$(docker inspect -f '{{.Config.User}}' "$id")"
+    [[ -n "$user" && "${user%%:*}" != 0 && "${user%%:*}" != root ]] || fail "$svc: image user is '${user:-<root>}'"
+    uids="$(docker top "$id" -eo pid,uid | awk 'NR > 1 {print $2}' | sort -u | tr '\n' ' ')"
+    [[ -n "$uids" && ! " $uids" =~ " 0 " ]] || fail "$svc: processes run as uid(s) $uids"
+    ro="$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$id")"
+    [[ "$ro" == true ]] || fail "$svc: root filesystem is not read-only"
+    pass "$svc runs as uid ${uids% } (image user $user), read-only root fs"
+  done
+}
+
+check_tasks_survive_recreate() {
+  local before after
+  before="$(service_container tasks)"
+  compose stop tasks >/dev/null 2>&1
+  compose rm -f tasks >/dev/null 2>&1
+  compose up -d --no-deps tasks >/dev/null 2>&1 || fail "cannot start tasks again"
+  after="$(service_container tasks)"
+  [[ -n "$after" && "$after" != "$before" ]] || fail "tasks was not recreated"
+  wait_healthy tasks
+  http GET "$TASKS_URL/tasks" "" "$TOKEN"; expect 200 "list tasks after recreating tasks" '"title":"A"'
+}
+
+check_graceful_stop() {
+  local ids id name code t0 took
+  ids="$(project_containers)"
+  t0=$SECONDS
+  compose stop >/dev/null 2>&1 || fail "compose stop failed"
+  took=$((SECONDS - t0))
+  for id in $ids; do
+    name="$(docker inspect -f '{{.Name}}' "$id")"
+    code="$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}} oom={{.State.OOMKilled}}' "$id")"
+    [[ "$code" == "exited 0 oom=false" ]] || fail "$name did not exit 0 on SIGTERM: $code"
+  done
+  (( took < GRACE_SECONDS )) || fail "stop took ${took}s, not within the ${GRACE_SECONDS}s grace period"
+  pass "SIGTERM: every container exited 0, stop took ${took}s (grace ${GRACE_SECONDS}s)"
+  compose down -v --remove-orphans >/dev/null 2>&1 || fail "compose down failed"
+  [[ -z "$(project_containers)" ]] || fail "containers left after down"
+  pass "down -v removed the stack"
+}
+
+check_pod_network() { # docker-compose.pod.yaml: auth lives in users' network namespace
+  local users auth mode
+  users="$(service_container users)"; auth="$(service_container auth)"
+  mode="$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$auth")"
+  [[ "$mode" == "container:$users" ]] || fail "auth's network mode is '$mode', not users' namespace"
+  docker logs "$users" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | grep -q 'base_url=http://localhost' \
+    || fail "users did not resolve auth to localhost (AUTH_ADDRESS: localhost:80)"
+  pass "auth shares users' network namespace; users calls it at localhost:80"
+}
+
+check_secret_required() { # compose refuses to start without JWT_SECRET
+  local out
+  if out="$(JWT_SECRET='' "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$FILE" config 2>&1)"; then
+    fail "compose config succeeded with an empty JWT_SECRET"
+  fi
+  [[ "$out" == *"set JWT_SECRET in .env"* ]] || fail "no clear message for a missing JWT_SECRET: $out"
+  pass "an empty JWT_SECRET stops compose with: set JWT_SECRET in .env ..."
+}
+
+run_stack() { # $1 = compose file
+  FILE=$1
+  log "=== $FILE"
+  compose down -v --remove-orphans >/dev/null 2>&1 || true
+  check_secret_required
+  local t0=$SECONDS
+  compose up -d --build >"$WORK/up.log" 2>&1 || { tail -n 60 "$WORK/up.log" >&2; fail "up -d --build failed"; }
+  log "up -d --build took $((SECONDS - t0))s"
+  wait_healthy auth users tasks
+  check_curl_flow
+  check_auth_not_published
+  [[ "$FILE" == *pod* ]] && check_pod_network
+  check_non_root
+  check_tasks_survive_recreate
+  check_graceful_stop
+  FILE=""
+}
+
+# --------------------------------------------------------------------------
+main() {
+  command -v curl >/dev/null 2>&1 || fail "curl is needed on the host"
+  docker info >/dev/null 2>&1 || fail "no Docker engine answers (run scripts/docker-engine.sh)"
+  "${COMPOSE_CMD[@]}" version >/dev/null 2>&1 || fail "no compose (${COMPOSE_CMD[*]})"
+  log "compose: $("${COMPOSE_CMD[@]}" version 2>/dev/null | head -n1)"
+
+  for f in docker-compose.pod.yaml docker-compose.yaml; do
+    FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
+  done
+  local p
+  for p in 8080 8000; do
+    ! port_in_use "$p" || fail "localhost:$p is already in use (another stack running? docker-compose down)"
+  done
+  HOST_80_WAS_FREE=1; port_in_use 80 && HOST_80_WAS_FREE=0
+
+  if [[ ! -f .env ]]; then
+    JWT=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    sed "s/^JWT_SECRET=.*/JWT_SECRET=$JWT/" .env.example >.env
+    CREATED_ENV=1
+    log "wrote a throwaway .env with a random JWT_SECRET"
+  fi
+
+  run_stack docker-compose.yaml
+  run_stack docker-compose.pod.yaml
+
+  log "image sizes:"
+  local img
+  for img in "${IMAGES[@]}"; do
+    docker image inspect -f '{{.Size}}' "$img" | awk -v i="$img" '{printf "  %-36s %6.1f MB\n", i, $1/1e6}'
+  done
+}
+
+main "$@"
