@@ -31,6 +31,8 @@ use crate::{
     config::{Lookup, PodIdentity, listen_port, process_env},
     error::{error_response, method_not_allowed, route_not_found},
     metrics::{Metrics, metrics_endpoint, track_requests},
+    network::{NetworkInfo, network_routes},
+    openapi::openapi_routes,
     telemetry,
 };
 
@@ -68,6 +70,19 @@ pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
                 .timeout(REQUEST_TIMEOUT)
                 .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
+}
+
+/// A public service (users, tasks): its documented routes, plus `GET /network`,
+/// `GET /openapi.json` (its document completed with the shared routes) and the common layers.
+pub fn public_service(
+    (routes, api): (Router, utoipa::openapi::OpenApi),
+    network: NetworkInfo,
+    metrics: Metrics,
+) -> Router {
+    let routes = routes
+        .merge(network_routes(network))
+        .merge(openapi_routes(api));
+    with_common_layers(routes, metrics)
 }
 
 /// The path only: query strings and headers (tokens!) stay out of logs.

@@ -1,9 +1,7 @@
 use axum::{Router, extract::State, http::StatusCode, response::Response};
 use kub_common::{
     error::{ApiJson, ApiQuery, ErrorBody},
-    network::network_routes,
-    openapi::openapi_routes,
-    server::{readiness, with_common_layers},
+    server::{public_service, readiness},
     store::AppendError,
 };
 use serde::{Deserialize, Serialize};
@@ -27,15 +25,12 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 struct TasksApi;
 
 pub fn router(state: AppState) -> Router {
-    let (routes, api) = OpenApiRouter::with_openapi(TasksApi::openapi())
+    let documented = OpenApiRouter::with_openapi(TasksApi::openapi())
         .routes(routes!(list_tasks, create_task))
         .routes(routes!(readyz))
         .with_state(state.clone())
         .split_for_parts();
-    let routes = routes
-        .merge(network_routes(state.network()))
-        .merge(openapi_routes(api));
-    with_common_layers(routes, state.metrics)
+    public_service(documented, state.network(), state.metrics)
 }
 
 /// A task as clients see it (the owner is implied by the token).
@@ -172,10 +167,5 @@ fn required(field: &str, value: String, max_chars: usize) -> Result<String, Task
     (status = 503, description = "Not ready.", body = ErrorBody),
 ))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let writable = state.tasks.is_writable().await;
-    readiness(if writable {
-        Ok(())
-    } else {
-        Err(format!("{} is not writable", state.tasks.path().display()))
-    })
+    readiness(state.tasks.readiness().await)
 }

@@ -2,9 +2,7 @@ use axum::{Router, extract::State, http::StatusCode, response::Response};
 use kub_common::{
     auth_client::RequestId,
     error::{ApiJson, ErrorBody},
-    network::network_routes,
-    openapi::openapi_routes,
-    server::{readiness, with_common_layers},
+    server::{public_service, readiness},
     store::AppendError,
 };
 use serde::Serialize;
@@ -26,16 +24,13 @@ const DUMMY_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$X21nnMKNO3elHO
 struct UsersApi;
 
 pub fn router(state: AppState) -> Router {
-    let (routes, api) = OpenApiRouter::with_openapi(UsersApi::openapi())
+    let documented = OpenApiRouter::with_openapi(UsersApi::openapi())
         .routes(routes!(signup))
         .routes(routes!(login))
         .routes(routes!(readyz))
         .with_state(state.clone())
         .split_for_parts();
-    let routes = routes
-        .merge(network_routes(state.network()))
-        .merge(openapi_routes(api));
-    with_common_layers(routes, state.metrics)
+    public_service(documented, state.network(), state.metrics)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -135,10 +130,5 @@ async fn login(
     (status = 503, description = "Not ready.", body = ErrorBody),
 ))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let writable = state.users.is_writable().await;
-    readiness(if writable {
-        Ok(())
-    } else {
-        Err(format!("{} is not writable", state.users.path().display()))
-    })
+    readiness(state.users.readiness().await)
 }

@@ -199,6 +199,15 @@ impl<C: Collection> JsonLinesStore<C> {
         &self.path
     }
 
+    /// `Ok` when [`Self::is_writable`], else why not: what `/readyz` reports.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if self.is_writable().await {
+            Ok(())
+        } else {
+            Err(format!("{} is not writable", self.path.display()))
+        }
+    }
+
     /// Readiness: can this folder take a durable write right now? Writes, syncs and removes
     /// a small probe file beside the data file (a full disk or read-only mount fails here).
     pub async fn is_writable(&self) -> bool {
