@@ -1,0 +1,204 @@
+//! Containers: images, env, folders, probes.
+
+use super::*;
+
+impl Model<'_> {
+    pub(super) fn check_containers(&mut self) {
+        let containers = self.containers.clone();
+        for container in &containers {
+            let at = self.where_(container);
+            let Some(binary) = container.binary else {
+                self.fail(
+                    CHECK_IMAGES,
+                    format!(
+                        "{at}: image {} is none of {:?}",
+                        container.spec["image"],
+                        BINARIES.map(|binary| binary.image)
+                    ),
+                );
+                continue;
+            };
+            match container.listen_port() {
+                Err(error) => self.fail(CHECK_CONTAINER_PORTS, format!("{at}: {error}")),
+                Ok(listens) => {
+                    for port in items(&container.spec["ports"]) {
+                        if port["containerPort"].as_u64() != Some(u64::from(listens)) {
+                            self.fail(
+                                CHECK_CONTAINER_PORTS,
+                                format!(
+                                    "{at}: declares containerPort {} ({}), but {} listens on \
+                                     {listens} with this env",
+                                    port["containerPort"], port["name"], binary.name
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            for name in container.env().keys() {
+                if !binary.reads.contains(&name.as_str()) {
+                    self.fail(
+                        CHECK_ENV,
+                        format!(
+                            "{at}: sets {name}, which {} never reads (it reads {:?})",
+                            binary.name, binary.reads
+                        ),
+                    );
+                }
+            }
+            if container.spec.get("envFrom").is_some() {
+                self.fail(
+                    CHECK_ENV,
+                    format!("{at}: envFrom hides which variables are set; list them under env"),
+                );
+            }
+            for var in items(&container.spec["env"]) {
+                let secret = &var["valueFrom"]["secretKeyRef"];
+                if secret.is_null() {
+                    continue;
+                }
+                let (name, key) = (
+                    secret["name"].as_str().unwrap_or(""),
+                    secret["key"].as_str().unwrap_or(""),
+                );
+                let create = format!("kubectl create secret generic {name} ");
+                let literal = format!("--from-literal={key}=");
+                let documented = self
+                    .repo
+                    .docs
+                    .lines()
+                    .any(|line| line.contains(&create) && line.contains(&literal));
+                if !documented {
+                    self.fail(
+                        CHECK_SECRETS,
+                        format!(
+                            "{at}: {} reads Secret {name:?} key {key:?}, but no README line says \
+                             `{create}{literal}…`",
+                            var["name"]
+                        ),
+                    );
+                }
+            }
+            self.check_folder(container, binary, &at);
+            self.check_probes(container, binary, &at);
+            let auth = if binary.calls_auth {
+                self.check_auth_address(container)
+            } else {
+                Ok(())
+            };
+            if let Err(message) = auth {
+                self.fail(CHECK_AUTH_ADDRESS, format!("{at}: {message}"));
+            }
+        }
+    }
+
+    pub(super) fn check_folder(&mut self, container: &Container, binary: &Binary, at: &str) {
+        let Some(var) = binary.folder_var else {
+            return;
+        };
+        let folder = match container.var(var) {
+            Some(Ok(folder)) => folder,
+            Some(Err(())) => {
+                return self.fail(
+                    CHECK_VOLUMES,
+                    format!("{at}: {var} comes from valueFrom; set it to the volume's mountPath"),
+                );
+            }
+            None => {
+                return self.fail(
+                    CHECK_VOLUMES,
+                    format!(
+                        "{at}: {var} is unset, so {} writes to a relative folder on the \
+                         read-only root filesystem; set it to the volume's mountPath",
+                        binary.name
+                    ),
+                );
+            }
+        };
+        let trimmed = |path: &str| path.trim_end_matches('/').to_owned();
+        let mount = items(&container.spec["volumeMounts"])
+            .find(|mount| mount["mountPath"].as_str().map(trimmed) == Some(trimmed(&folder)));
+        let Some(mount) = mount else {
+            let mounts: Vec<&str> = items(&container.spec["volumeMounts"])
+                .filter_map(|mount| mount["mountPath"].as_str())
+                .collect();
+            return self.fail(
+                CHECK_VOLUMES,
+                format!(
+                    "{at}: {var}={folder:?} is no volumeMount's mountPath (mounts: {mounts:?})"
+                ),
+            );
+        };
+        if mount["readOnly"].as_bool() == Some(true) || mount.get("subPath").is_some() {
+            self.fail(
+                CHECK_VOLUMES,
+                format!("{at}: the volumeMount at {folder:?} must be writable and whole"),
+            );
+        }
+        let volume_name = mount["name"].as_str().unwrap_or("");
+        let volume = items(&self.pod_spec(container.deployment)["volumes"])
+            .find(|volume| volume["name"].as_str() == Some(volume_name));
+        match volume {
+            None => self.fail(
+                CHECK_VOLUMES,
+                format!("{at}: mounts volume {volume_name:?}, which the Pod does not define"),
+            ),
+            Some(volume) if volume.get("emptyDir").is_none() => self.fail(
+                CHECK_VOLUMES,
+                format!("{at}: volume {volume_name:?} at {folder:?} is not an emptyDir"),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    pub(super) fn check_probes(&mut self, container: &Container, binary: &Binary, at: &str) {
+        let routes = self
+            .repo
+            .routes
+            .get(binary.name)
+            .cloned()
+            .unwrap_or_default();
+        for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+            let get = &container.spec[probe]["httpGet"];
+            if get.is_null() {
+                self.fail(CHECK_PROBES, format!("{at}: no {probe}.httpGet"));
+                continue;
+            }
+            let actual = get["path"].as_str().unwrap_or("");
+            if actual != path {
+                self.fail(
+                    CHECK_PROBES,
+                    format!("{at}: {probe} GETs {actual:?}, expected {path:?}"),
+                );
+            }
+            if !routes.contains(actual) {
+                self.fail(
+                    CHECK_PROBES,
+                    format!(
+                        "{at}: {probe} GETs {actual:?}, but crates/{}/src has no \
+                         .route({actual:?}, …) (it has {routes:?})",
+                        binary.name
+                    ),
+                );
+            }
+            let port = match &get["port"] {
+                Value::String(name) => container.named_port(name),
+                other => other.as_u64().and_then(|port| u16::try_from(port).ok()),
+            };
+            let listens = container.listen_port().ok();
+            if port.is_none() || port != listens {
+                let show = |port: Option<u16>| port.map_or("no port".to_owned(), |p| p.to_string());
+                self.fail(
+                    CHECK_PROBES,
+                    format!(
+                        "{at}: {probe} port {} is {}, but {} listens on {}",
+                        get["port"],
+                        show(port),
+                        binary.name,
+                        show(listens)
+                    ),
+                );
+            }
+        }
+    }
+}
