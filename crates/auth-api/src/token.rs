@@ -102,6 +102,18 @@ mod tests {
     }
 
     #[test]
+    fn a_token_stops_working_when_its_ttl_has_passed() {
+        let keys = TokenKeys::new(SECRET, Duration::from_secs(1));
+        let token = keys.issue("u1").unwrap();
+        assert_eq!(keys.verify(&token).unwrap(), "u1");
+        std::thread::sleep(Duration::from_millis(2100));
+        assert!(matches!(
+            keys.verify(&token),
+            Err(AuthApiError::InvalidToken)
+        ));
+    }
+
+    #[test]
     fn an_issued_token_verifies_to_its_subject() {
         let keys = keys();
         let token = keys.issue("user-42").unwrap();
