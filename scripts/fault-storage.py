@@ -6,30 +6,12 @@ tasks-api's folder is a tiny tmpfs. When it fills up, POST /tasks must answer 50
 untouched; once space is back, writes work again without a restart. The same for a folder
 remounted read-only (503). Needs root (mount); run after `cargo build` (uses target/debug).
 """
-import json, os, secrets, socket, subprocess, sys, tempfile, time, urllib.request
+import os, secrets, subprocess, sys, tempfile
+
+from service_kit import call, free_port, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, body=None, token=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 def expect(what, got, status):
@@ -40,17 +22,6 @@ def expect(what, got, status):
         sys.exit(f"FAIL {what}: error body is not {{\"message\"}}: {body}")
     print(f"ok   {what}: {code}")
     return body
-
-
-def wait_ready(port):
-    for _ in range(200):
-        try:
-            if call("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    sys.exit(f"FAIL nothing ready on {port}")
 
 
 def main():

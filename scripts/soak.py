@@ -12,41 +12,16 @@
    port. While it is down every answer must be a 503 well within 3 s (wrk's max latency), no
    request may hang, and once auth is back the next request succeeds with no restart of tasks.
 """
-import argparse, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time
-import urllib.error, urllib.request
+import argparse, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, time
+import urllib.request
+
+from service_kit import call, free_port, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
 LUA = os.path.join(ROOT, "scripts", "soak")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def call(method, url, body=None, token=None):
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
-def wait_ready(port):
-    for _ in range(400):
-        try:
-            if call("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    sys.exit(f"soak: nothing ready on {port}")
+# The soak's Lua scripts count errors and report with the benchmark's common.lua.
+os.environ["BENCH_LUA_DIR"] = os.path.join(ROOT, "bench", "wrk")
 
 
 def usage(pid):
@@ -55,11 +30,24 @@ def usage(pid):
     return rss_kib, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def wrk_command(url, script, connections, seconds):
+    return ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+            "-s", os.path.join(LUA, script), url]
+
+
+def wrk_result(output):
+    """The BENCH_RESULT line bench/wrk/common.lua prints, as the soak reads it."""
+    line = json.loads(output.split("BENCH_RESULT ", 1)[1].splitlines()[0])
+    errors = line["socket_errors"]
+    return {"requests": line["requests"], "non2xx": line["non2xx"],
+            "socket_errors": errors["connect"] + errors["read"] + errors["write"],
+            "timeouts": errors["timeout"], "p99_us": line["p99_us"], "max_us": line["max_us"]}
+
+
 def wrk(port, script, connections, seconds, env):
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s", "-s", os.path.join(LUA, script),
-         f"http://127.0.0.1:{port}"], capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
-    return json.loads(out.split("SOAK_RESULT ", 1)[1].splitlines()[0])
+    out = subprocess.run(wrk_command(f"http://127.0.0.1:{port}", script, connections, seconds),
+                         capture_output=True, text=True, env={**os.environ, **env}, check=True).stdout
+    return wrk_result(out)
 
 
 def main():
@@ -102,8 +90,7 @@ def main():
         env = {"SOAK_TOKEN": token}
 
         # Warm-up, so allocator pools and connection pools exist before the first reading.
-        warm_users = subprocess.Popen(
-            ["wrk", "-t1", "-c16", "-d3s", "-s", f"{LUA}/users-mix.lua", users], stdout=subprocess.DEVNULL)
+        warm_users = subprocess.Popen(wrk_command(users, "users-mix.lua", 16, 3), stdout=subprocess.DEVNULL)
         wrk(ports["tasks"], "tasks-mix.lua", 48, 3, env)
         warm_users.wait()
         time.sleep(1)
@@ -117,12 +104,10 @@ def main():
         tasks_before = stored()
         print(f"soak: {seconds} s at 64 connections (48 tasks-api, 16 users-api)")
         started = time.time()
-        users_run = subprocess.Popen(
-            ["wrk", "-t1", "-c16", f"-d{seconds}s", "--timeout", "5s", "-s", f"{LUA}/users-mix.lua", users],
-            stdout=subprocess.PIPE, text=True)
+        users_run = subprocess.Popen(wrk_command(users, "users-mix.lua", 16, seconds), stdout=subprocess.PIPE, text=True)
         tasks_result = wrk(ports["tasks"], "tasks-mix.lua", 48, seconds, env)
         users_out = users_run.communicate()[0]
-        users_result = json.loads(users_out.split("SOAK_RESULT ", 1)[1].splitlines()[0])
+        users_result = wrk_result(users_out)
         time.sleep(2)  # let closed connections go
         after = {name: usage(proc.pid) for name, proc in procs.items()}
         new_tasks = stored() - tasks_before
@@ -148,9 +133,8 @@ def main():
 
         # auth killed under load, then back on the same port.
         print("outage: auth SIGKILLed under load on GET /tasks, restarted 3 s later")
-        load = subprocess.Popen(
-            ["wrk", "-t1", "-c32", "-d7s", "--timeout", "5s", "-s", f"{LUA}/tasks-mix.lua", tasks],
-            stdout=subprocess.PIPE, text=True, env={**os.environ, **env})
+        load = subprocess.Popen(wrk_command(tasks, "tasks-mix.lua", 32, 7), stdout=subprocess.PIPE, text=True,
+                                env={**os.environ, **env})
         time.sleep(2)
         procs["auth"].send_signal(signal.SIGKILL)
         procs["auth"].wait()
@@ -160,7 +144,7 @@ def main():
             failures.append(f"auth down: GET /tasks answered {code} {body}, expected 503 JSON")
         time.sleep(2.5)
         start("auth")
-        result = json.loads(load.communicate()[0].split("SOAK_RESULT ", 1)[1].splitlines()[0])
+        result = wrk_result(load.communicate()[0])
         print(f"  during the outage: {result['requests']} requests, {result['non2xx']} non-2xx (503s), "
               f"{result['socket_errors']} socket errors, {result['timeouts']} timeouts, max {result['max_us'] / 1000:.0f} ms")
         if result["max_us"] >= 3_000_000 or result["timeouts"] or result["socket_errors"]:

@@ -4,7 +4,7 @@
 use std::{net::Ipv4Addr, process::ExitCode};
 
 use dev_stack::{Stack, StackConfig, generate_secret};
-use kub_common::config::{listen_port, process_env, read};
+use kub_common::config::{port_var, process_env, read};
 
 const USERS_PORT: u16 = 8080;
 const TASKS_PORT: u16 = 8000;
@@ -29,9 +29,9 @@ async fn run() -> Result<(), dev_stack::BoxError> {
         read(env, "DEV_STACK_DATA").map_or_else(|| temporary.path().to_owned(), Into::into);
     let config = StackConfig {
         ip: Ipv4Addr::LOCALHOST.into(),
-        auth_port: listen_port(&|_| read(env, "AUTH_PORT"), AUTH_PORT)?,
-        users_port: listen_port(&|_| read(env, "USERS_PORT"), USERS_PORT)?,
-        tasks_port: listen_port(&|_| read(env, "TASKS_PORT"), TASKS_PORT)?,
+        auth_port: port_var(env, "AUTH_PORT", AUTH_PORT)?,
+        users_port: port_var(env, "USERS_PORT", USERS_PORT)?,
+        tasks_port: port_var(env, "TASKS_PORT", TASKS_PORT)?,
         data_dir,
         jwt_secret: read(env, "JWT_SECRET").unwrap_or_else(generate_secret),
         token_ttl: auth_api::DEFAULT_TOKEN_TTL,

@@ -10,7 +10,7 @@ use std::{
 
 use axum::{
     extract::FromRequestParts,
-    http::{HeaderValue, StatusCode, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, request::Parts},
 };
 use reqwest::Url;
 use serde::{Serialize, de::DeserializeOwned};
@@ -48,7 +48,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.headers.get(REQUEST_ID_HEADER).cloned()))
+        Ok(Self::from_headers(&parts.headers))
+    }
+}
+
+impl RequestId {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self(headers.get(REQUEST_ID_HEADER).cloned())
     }
 }
 

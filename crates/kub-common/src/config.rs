@@ -49,7 +49,12 @@ pub fn read(env: Lookup, var: &str) -> Option<String> {
 
 /// The TCP port to listen on: `PORT`, or the service's default.
 pub fn listen_port(env: Lookup, default: u16) -> Result<u16, ConfigError> {
-    read(env, "PORT").map_or(Ok(default), |value| parse_port("PORT", &value))
+    port_var(env, "PORT", default)
+}
+
+/// A port read from `var`, or `default` when it is unset.
+pub fn port_var(env: Lookup, var: &'static str, default: u16) -> Result<u16, ConfigError> {
+    read(env, var).map_or(Ok(default), |value| parse_port(var, &value))
 }
 
 pub fn parse_port(var: &'static str, value: &str) -> Result<u16, ConfigError> {

@@ -137,20 +137,20 @@ pub async fn track_requests(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    // Both clones are cheap: MatchedPath holds an Arc<str>, standard methods hold no data.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = request.method().clone();
+    let method = method.as_str();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics
         .request_seconds
-        .with_label_values(&[&route, &method])
+        .with_label_values(&[route, method])
         .observe(started.elapsed().as_secs_f64());
     metrics
         .requests
-        .with_label_values(&[&route, &method, response.status().as_str()])
+        .with_label_values(&[route, method, response.status().as_str()])
         .inc();
     response
 }

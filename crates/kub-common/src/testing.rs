@@ -179,7 +179,7 @@ impl Jitter {
 }
 
 /// Every `n` acknowledged appears exactly once in `values` (e.g. titles parsed from the file),
-/// and no value appears twice. Returns how many were lost (always 0 when it returns).
+/// and no value appears twice; panics naming what was lost or duplicated.
 pub fn assert_each_once(acked: &[u64], values: &[String], name: impl Fn(u64) -> String) {
     let mut counts = std::collections::HashMap::<&str, usize>::new();
     for value in values {

@@ -24,12 +24,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let request_id = RequestId(
-            parts
-                .headers
-                .get(kub_common::server::REQUEST_ID_HEADER)
-                .cloned(),
-        );
+        let request_id = RequestId::from_headers(&parts.headers);
         let id = state.auth.verify_token(token, &request_id).await?;
         Ok(Self { id })
     }
