@@ -9,8 +9,11 @@
 #   4. Stage 4 renders exactly the objects of kubernetes/*.yaml.
 #   5. checkov --framework kubernetes --skip-download: zero failed checks on kubernetes/ and on each
 #      stage's rendering (skips only through checkov.io/skipN annotations, which carry a reason).
-# Rendered stages for other tests: target/k8s-rendered/<stage>.yaml and <stage>.json (a JSON array
-# of objects), plus final.json (kubernetes/*.yaml, each object with "__file" = its file name).
+#   6. The Helm chart (charts/kub-network): `helm lint --strict`; `helm template` with its default
+#      values renders exactly the objects of kubernetes/*.yaml; that rendering and one with other
+#      values (namespace, Service types, image tags, replicas) through kubernetes-validate --strict
+#      and checkov.
+# Renderings are kept in target/k8s-rendered/ (<stage>.yaml, helm/*.yaml) for a look.
 # Exits non-zero on any failure; the last line is "k8s-validate: N passed, N failed".
 # Usage: scripts/k8s-validate.sh [--sync]
 set -uo pipefail
@@ -23,6 +26,8 @@ OUT="${K8S_RENDERED_DIR:-$ROOT/target/k8s-rendered}"
 
 BIN="$(scripts/k8s-tools.sh | tail -n 1)" || { echo "k8s-validate: tools install failed" >&2; exit 1; }
 KUBECTL="$BIN/kubectl"
+HELM="$BIN/helm"
+CHART=charts/kub-network
 KV="$BIN/kubernetes-validate"
 CHECKOV="$BIN/checkov"
 PY="$(dirname "$(readlink -f "$KV")")/python"   # the kubernetes-validate venv has PyYAML
@@ -50,7 +55,7 @@ check() { # check <name> <command...>
 }
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.yaml "$OUT"/*.json
+rm -rf "$OUT"/*.yaml "$OUT"/helm
 STAGES=()
 for d in "$K8S"/stages/[0-9]*/; do STAGES+=("$(basename "$d")"); done
 
@@ -114,42 +119,23 @@ for s in "${STAGES[@]}"; do
   done
 done
 
-to_json() { # to_json <out.json> <files...>: objects as a JSON array; "__file" names the source file
+same_objects() { # same_objects <name A> <name B> <files A...> -- <files B...>: same objects, any order
   "$PY" - "$@" <<'PYEOF'
-import json, os, sys, yaml
-out, files = sys.argv[1], sys.argv[2:]
-objs = []
-for f in files:
-    for o in yaml.safe_load_all(open(f)):
-        if o:
-            o["__file"] = os.path.basename(f)
-            objs.append(o)
-json.dump(objs, open(out, "w"), indent=1, sort_keys=True)
-PYEOF
-}
-render_json() {
-  local f
-  for f in "$OUT"/*.yaml; do to_json "${f%.yaml}.json" "$f" || return 1; done
-  to_json "$OUT/final.json" "$K8S"/*.yaml
-}
-check "JSON renderings in ${OUT#"$ROOT"/}/" render_json
-
-final_equals_stage4() {
-  local last="${STAGES[${#STAGES[@]}-1]}"
-  "$PY" - "$OUT/final.json" "$OUT/$last.json" <<'PYEOF'
-import json, sys
-def load(p):
-    objs = json.load(open(p))
-    for o in objs:
-        o.pop("__file", None)
-    return sorted(json.dumps(o, sort_keys=True) for o in objs)
-a, b = load(sys.argv[1]), load(sys.argv[2])
+import difflib, json, sys, yaml
+name_a, name_b, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+split = args.index("--")
+def objects(files):
+    return sorted(json.dumps(o, sort_keys=True) for f in files for o in yaml.safe_load_all(open(f)) if o)
+a, b = objects(args[:split]), objects(args[split + 1:])
 if a != b:
-    print("kubernetes/*.yaml and the last stage differ"); sys.exit(1)
+    print("\n".join(difflib.unified_diff(a, b, name_a, name_b, lineterm="")))
+    sys.exit(1)
 print(f"{len(a)} objects identical")
 PYEOF
 }
-check "last stage (${STAGES[${#STAGES[@]}-1]}) == kubernetes/*.yaml" final_equals_stage4
+last_stage="${STAGES[${#STAGES[@]}-1]}"
+check "last stage ($last_stage) == kubernetes/*.yaml" \
+  same_objects kubernetes/ "$last_stage" "$K8S"/*.yaml -- "$OUT/$last_stage.yaml"
 
 checkov_zero_failed() { # checkov_zero_failed <-d DIR | -f FILE>
   local json; json="$(mktemp)"
@@ -174,8 +160,25 @@ for s in "${STAGES[@]}"; do
   check "checkov (stage $s)" checkov_zero_failed -f "$OUT/$s.yaml"
 done
 
+check "helm lint --strict $CHART" "$HELM" lint --strict "$CHART"
+render_chart() { # render_chart <name> <helm template args...>
+  local name="$1"; shift
+  mkdir -p "$OUT/helm"; "$HELM" template kub-network "$CHART" "$@" > "$OUT/helm/$name.yaml"
+}
+check "helm template $CHART (default values)" render_chart helm-defaults -n default
+check "helm template $CHART (other values)" render_chart helm-other -n lesson \
+  --set users.serviceType=NodePort,tasks.serviceType=ClusterIP,images.tasks.tag=v2,auth.replicas=2,jwtSecret.name=my-secret
+check "helm template (default values) == kubernetes/*.yaml" \
+  same_objects kubernetes/ "helm template" "$K8S"/*.yaml -- "$OUT/helm/helm-defaults.yaml"
+for r in helm-defaults helm-other; do
+  for v in "${K8S_VERSIONS[@]}"; do
+    check "kubernetes-validate --strict -k $v ($r)" "$KV" --strict -k "$v" "$OUT/helm/$r.yaml"
+  done
+  check "checkov ($r)" checkov_zero_failed -f "$OUT/helm/$r.yaml"
+done
+
 echo
-echo "rendered: ${OUT#"$ROOT"/}/{$(IFS=,; echo "${STAGES[*]}")}.{yaml,json} and final.json"
+echo "rendered: ${OUT#"$ROOT"/}/{$(IFS=,; echo "${STAGES[*]}")}.yaml and helm/"
 if ((failed)); then printf 'failed: %s\n' "${failures[@]}"; fi
 echo "k8s-validate: $passed passed, $failed failed"
 ((failed == 0))

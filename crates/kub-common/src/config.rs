@@ -85,6 +85,16 @@ pub fn parse_duration(var: &'static str, value: &str) -> Result<Duration, Config
     }
 }
 
+/// `SHUTDOWN_DELAY`: how long to keep serving after SIGTERM before closing the listener
+/// (see `server::serve_until_signal`). `0` (the default) stops at once.
+pub fn shutdown_delay(env: Lookup) -> Result<Duration, ConfigError> {
+    match read(env, "SHUTDOWN_DELAY") {
+        Some(value) if value.trim() == "0" => Ok(Duration::ZERO),
+        Some(value) => parse_duration("SHUTDOWN_DELAY", &value),
+        None => Ok(Duration::ZERO),
+    }
+}
+
 /// What users-api and tasks-api both read: where auth is, and the folder of their store.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {

@@ -6,6 +6,10 @@ use std::{
     io,
     net::{Ipv4Addr, SocketAddr},
     process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -13,9 +17,9 @@ use axum::{
     Router,
     body::Body,
     error_handling::HandleErrorLayer,
-    extract::DefaultBodyLimit,
-    http::{HeaderName, Request, StatusCode},
-    middleware,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderName, HeaderValue, Request, StatusCode, header::CONNECTION},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -28,7 +32,7 @@ use tower_http::{
 use tracing::{Level, Span};
 
 use crate::{
-    config::{Lookup, PodIdentity, listen_port, process_env},
+    config::{Lookup, PodIdentity, listen_port, process_env, shutdown_delay},
     error::{error_response, method_not_allowed, route_not_found},
     metrics::{Metrics, metrics_endpoint, track_requests},
     network::{NetworkInfo, network_routes},
@@ -159,8 +163,10 @@ where
         }
     };
     runtime.block_on(async {
-        let port = match listen_port(&process_env, default_port) {
-            Ok(port) => port,
+        let (port, drain) = match listen_port(&process_env, default_port)
+            .and_then(|port| Ok((port, shutdown_delay(&process_env)?)))
+        {
+            Ok(settings) => settings,
             Err(error) => {
                 eprintln!("{service}: {error}");
                 return ExitCode::FAILURE;
@@ -191,7 +197,7 @@ where
                 return ExitCode::FAILURE;
             }
         };
-        match serve_until_signal(service, port, router).await {
+        match serve_until_signal(service, port, router, drain).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("{service}: {error}");
@@ -201,17 +207,65 @@ where
     })
 }
 
-async fn serve_until_signal(service: &str, port: u16, router: Router) -> io::Result<()> {
+/// Serves until SIGTERM/SIGINT, then drains: for `drain`, `/readyz` answers 503 while every
+/// other route keeps serving (with `Connection: close`, so keep-alive clients reconnect
+/// elsewhere); only then does the listener close and in-flight requests finish.
+///
+/// Why wait: Kubernetes removes a terminating Pod from its Service's endpoints at the same
+/// moment it sends SIGTERM, and kube-proxy on every node needs a moment to stop routing new
+/// connections to it. A process that closes its listener at once refuses those connections.
+async fn serve_until_signal(
+    service: &str,
+    port: u16,
+    router: Router,
+    drain: Duration,
+) -> io::Result<()> {
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     let listener = TcpListener::bind(addr).await.map_err(|error| {
         io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
     })?;
-    tracing::info!(%addr, "{service} listening");
+    tracing::info!(%addr, ?drain, "{service} listening");
+    let draining = Arc::new(AtomicBool::new(false));
+    let router = router.layer(middleware::from_fn_with_state(
+        draining.clone(),
+        refuse_readiness_while_draining,
+    ));
+    let shutdown = async move {
+        shutdown_signal().await;
+        if !drain.is_zero() {
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                ?drain,
+                "not ready; serving on while the Pod leaves its Services"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("closing the listener, finishing in-flight requests");
+    };
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     tracing::info!("{service} stopped");
     Ok(())
+}
+
+async fn refuse_readiness_while_draining(
+    State(draining): State<Arc<AtomicBool>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if !draining.load(Ordering::Relaxed) {
+        return next.run(request).await;
+    }
+    let mut response = if request.uri().path() == "/readyz" {
+        error_response(StatusCode::SERVICE_UNAVAILABLE, "Not ready: shutting down.")
+    } else {
+        next.run(request).await
+    };
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Resolves on SIGTERM (what Kubernetes and Docker send) or SIGINT (Ctrl-C).
@@ -233,8 +287,8 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, finishing in-flight requests"),
-        () = terminate => tracing::info!("SIGTERM received, finishing in-flight requests"),
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }
 

@@ -19,9 +19,11 @@ pub struct Binary {
 }
 
 /// Read by all three: `kub_common::config::listen_port` (PORT), `PodIdentity::from_env`
-/// (POD_*, NODE_NAME) and `kub_common::telemetry::init` (RUST_LOG, LOG_FORMAT).
-const COMMON_VARS: [&str; 7] = [
+/// (POD_*, NODE_NAME), `kub_common::telemetry::init` (RUST_LOG, LOG_FORMAT) and
+/// `kub_common::config::shutdown_delay` (SHUTDOWN_DELAY).
+const COMMON_VARS: [&str; 8] = [
     "PORT",
+    "SHUTDOWN_DELAY",
     "LOG_FORMAT",
     "RUST_LOG",
     "POD_NAME",
@@ -39,6 +41,7 @@ const AUTH_VARS: &[&str] = &[
     COMMON_VARS[4],
     COMMON_VARS[5],
     COMMON_VARS[6],
+    COMMON_VARS[7],
     "JWT_SECRET",
     "TOKEN_TTL",
 ];
@@ -52,6 +55,7 @@ const USERS_VARS: &[&str] = &[
     COMMON_VARS[4],
     COMMON_VARS[5],
     COMMON_VARS[6],
+    COMMON_VARS[7],
     "USERS_FOLDER",
     "AUTH_ADDRESS",
     "AUTH_SERVICE_SERVICE_HOST",
@@ -67,6 +71,7 @@ const TASKS_VARS: &[&str] = &[
     COMMON_VARS[4],
     COMMON_VARS[5],
     COMMON_VARS[6],
+    COMMON_VARS[7],
     "TASKS_FOLDER",
     "AUTH_ADDRESS",
     "AUTH_SERVICE_SERVICE_HOST",

@@ -2,8 +2,8 @@
 //! and a clean exit on SIGTERM.
 
 use kub_common::testing::{
-    command, exited_cleanly, free_port, run, single_error_line, terminate, wait_until_ok,
-    wait_with_deadline,
+    command, exited_cleanly, free_port, http_status, run, single_error_line, terminate,
+    wait_until_ok, wait_with_deadline,
 };
 use std::time::Duration;
 
@@ -72,4 +72,40 @@ fn serves_with_the_kubernetes_variables_answers_healthcheck_and_exits_0_on_sigte
         Some(1),
         "nothing is listening any more"
     );
+}
+
+#[test]
+fn with_a_shutdown_delay_it_serves_on_but_answers_not_ready_before_it_stops() {
+    let folder = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let port_text = port.to_string();
+    let vars = [
+        ("PORT", port_text.as_str()),
+        ("AUTH_ADDRESS", "127.0.0.1:9"),
+        ("TASKS_FOLDER", folder.path().to_str().unwrap()),
+        ("SHUTDOWN_DELAY", "2s"),
+    ];
+    let child = command(BINARY, &vars).spawn().unwrap();
+    wait_until_ok(port, "/readyz");
+
+    let signalled = std::time::Instant::now();
+    terminate(&child);
+    let mut readiness = http_status(port, "/readyz");
+    while readiness == Some(200) && signalled.elapsed() < Duration::from_secs(1) {
+        readiness = http_status(port, "/readyz");
+    }
+    assert_eq!(readiness, Some(503), "not ready once SIGTERM arrived");
+    assert_eq!(
+        http_status(port, "/healthz"),
+        Some(200),
+        "still serving while draining"
+    );
+
+    let output = wait_with_deadline(child, Duration::from_secs(10));
+    assert!(exited_cleanly(output.status), "{:?}", output.status);
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "the listener stayed open for SHUTDOWN_DELAY"
+    );
+    assert_eq!(http_status(port, "/healthz"), None, "then it is closed");
 }

@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""The lesson on a running Kubernetes cluster, checked from outside it as a learner would.
+
+For every stage (`kubectl apply -k kubernetes/stages/<stage>`), then the final manifests
+(`kubectl create secret …` exactly as the README says, then `kubectl apply -f kubernetes/`), then
+the Helm chart (`helm install`), each on a clean namespace:
+  - the Deployments become Available;
+  - the README's curl walk-through through users-service and tasks-service, from outside the
+    cluster, through their NodePorts (as minikube users do before `minikube tunnel`);
+  - GET /network shows what the stage teaches, as the real kubelet and DNS set it;
+  - nothing of auth is reachable from outside the cluster.
+After the final manifests also: a deleted tasks Pod comes back empty (emptyDir), a deleted auth
+Pod gives 503 JSON then heals without restarts, `kubectl rollout restart` under a request loop
+fails no request, and the NetworkPolicies are admitted.
+
+Prints one line per check and `k8s-e2e: N passed, N failed`; exits 1 on any failure.
+Needs KUBECONFIG pointing at the cluster, the images already in it, and kubectl (and helm for
+the chart) on PATH or given by --kubectl/--helm. scripts/k8s-e2e.sh does all of that.
+"""
+
+import argparse
+import http.client
+import json
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "default"
+PART_OF = "app.kubernetes.io/part-of=kub-network"
+STAGES = ["1-users-alone", "2-pod-internal", "3-pod-to-pod-clusterip", "4-pod-to-pod-dns"]
+# What GET /network must show, per scenario: for each public service, how it finds auth.
+# "clusterip" stands for auth-service's real ClusterIP, read from the cluster.
+DNS_STAGE = {"users": ("AUTH_ADDRESS", "auth-service.default"),
+             "tasks": ("AUTH_SERVICE_SERVICE_HOST", "clusterip:80")}
+EXPECT = {
+    "1-users-alone": {"users": ("AUTH_ADDRESS", "localhost:80")},
+    "2-pod-internal": {"users": ("AUTH_ADDRESS", "localhost:80")},
+    "3-pod-to-pod-clusterip": {"users": ("AUTH_SERVICE_SERVICE_HOST", "clusterip:80")},
+    "4-pod-to-pod-dns": DNS_STAGE,
+    "final": DNS_STAGE,
+    "helm": DNS_STAGE,
+}
+
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+    print(f"{'PASS' if ok else 'FAIL'}  {name}{': ' + detail if detail else ''}", flush=True)
+    return ok
+
+
+def note(text):
+    print(f"      {text}", flush=True)
+
+
+class Cluster:
+    def __init__(self, kubectl, helm):
+        self.kubectl, self.helm = kubectl, helm
+
+    def run(self, *args, stdin=None, check=True, tool=None):
+        done = subprocess.run([tool or self.kubectl, *args], input=stdin, capture_output=True,
+                              text=True, timeout=300)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+        return done.stdout
+
+    def get(self, *args):
+        return json.loads(self.run("get", "-n", NAMESPACE, *args, "-o", "json"))
+
+    def pods(self, app):
+        items = self.get("pods", "-l", f"app.kubernetes.io/name={app},{PART_OF}")["items"]
+        return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+    def ready_pod(self, app, timeout=120, other_than=None):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for pod in self.pods(app):
+                statuses = pod["status"].get("containerStatuses") or []
+                if pod["metadata"]["name"] != other_than and statuses and all(s["ready"] for s in statuses):
+                    return pod
+            time.sleep(0.5)
+        raise RuntimeError(f"no Ready {app} Pod within {timeout} s")
+
+    def node_port(self, service):
+        return self.get("service", service)["spec"]["ports"][0]["nodePort"]
+
+    def clean(self):
+        """Deletes everything of the project in the namespace, and the Secret."""
+        if self.helm:
+            self.run("uninstall", "kub-network", "-n", NAMESPACE, check=False, tool=self.helm)
+        self.run("delete", "-n", NAMESPACE, "deployment,service,networkpolicy", "-l", PART_OF,
+                 "--ignore-not-found", "--wait=false")
+        self.run("delete", "-n", NAMESPACE, "secret", "auth-secret", "--ignore-not-found")
+        self.run("delete", "-n", NAMESPACE, "pod", "-l", PART_OF, "--grace-period=1",
+                 "--ignore-not-found", "--wait=false")
+        deadline = time.time() + 90
+        while time.time() < deadline and self.get("pods", "-l", PART_OF)["items"]:
+            time.sleep(0.5)
+
+    def create_secret(self):
+        # The README's command: kubectl create secret generic auth-secret --from-literal=JWT_SECRET="$(openssl rand -hex 32)"
+        self.run("create", "secret", "generic", "auth-secret", "-n", NAMESPACE,
+                 f"--from-literal=JWT_SECRET={secrets.token_hex(32)}")
+
+
+def call(method, url, body=None, token=None, timeout=5.0):
+    """(status, JSON body) over a new connection; raises OSError when nothing answers."""
+    host, _, path = url.removeprefix("http://").partition("/")
+    connection = http.client.HTTPConnection(host, timeout=timeout)
+    headers = {"Connection": "close"}
+    data = None
+    if body is not None:
+        data = json.dumps(body)
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        connection.request(method, "/" + path, body=data, headers=headers)
+        response = connection.getresponse()
+        raw = response.read()
+        try:
+            return response.status, json.loads(raw or b"null")
+        except ValueError:
+            return response.status, raw.decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def wait_answering(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if call("GET", f"{url}/readyz", timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def wait_auth_reachable(url, timeout=30):
+    """Until the service's GET /network says auth answers: a Pod being Ready is not yet enough,
+    kube-proxy programs the Service's new endpoint a moment later."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            status, network = call("GET", f"{url}/network", timeout=3)
+            if status == 200 and network["auth"]["reachable"]:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def is_error_json(body):
+    return isinstance(body, dict) and isinstance(body.get("message"), str)
+
+
+def walk_through(scenario, users, tasks):
+    """The README's curl steps; returns the token (None where auth is not there yet)."""
+    email = f"learner-{secrets.token_hex(4)}@test.com"
+    credentials = {"email": email, "password": "testers"}
+    status, body = call("POST", f"{users}/signup", credentials)
+    if scenario == "1-users-alone":
+        check(f"{scenario}: POST /signup answers 503 JSON (auth is not there yet)",
+              status == 503 and is_error_json(body), f"{status} {body}")
+        return None
+    check(f"{scenario}: POST /signup", status == 201 and body == {"message": "User created!"},
+          f"{status} {body}")
+    status, body = call("POST", f"{users}/login", credentials)
+    token = body.get("token") if isinstance(body, dict) else None
+    check(f"{scenario}: POST /login", status == 200 and bool(token), f"{status}")
+    if tasks is None:
+        return token
+    task = {"title": f"{scenario} task", "text": "Learn Kubernetes networking"}
+    status, body = call("POST", f"{tasks}/tasks", task, token)
+    created = body.get("createdTask", {}) if isinstance(body, dict) else {}
+    check(f"{scenario}: POST /tasks", status == 201 and created.get("title") == task["title"],
+          f"{status} {body}")
+    status, body = call("GET", f"{tasks}/tasks", token=token)
+    titles = [t["title"] for t in body.get("tasks", [])] if isinstance(body, dict) else []
+    check(f"{scenario}: GET /tasks lists it", status == 200 and titles == [task["title"]],
+          f"{status} {titles}")
+    return token
+
+
+def check_network(cluster, scenario, urls):
+    """GET /network of each public service against what the scenario teaches."""
+    cluster_ip = None
+    if any("clusterip" in raw for _, raw in EXPECT[scenario].values()):
+        cluster_ip = cluster.get("service", "auth-service")["spec"]["clusterIP"]
+    for app, (source, raw) in EXPECT[scenario].items():
+        status, network = call("GET", f"{urls[app]}/network")
+        if not check(f"{scenario}: {app} GET /network answers", status == 200, str(status)):
+            continue
+        auth, pod = network["auth"], network["pod"]
+        want_raw = raw.replace("clusterip", cluster_ip or "")
+        note(f"{app}: source={auth['source']} rawValue={auth['rawValue']} "
+             f"resolved={auth['resolvedAddresses']} reachable={auth['reachable']} pod={pod}")
+        check(f"{scenario}: {app} found auth through {source}={want_raw}",
+              (auth["source"], auth["rawValue"]) == (source, want_raw),
+              f"{auth['source']}={auth['rawValue']}")
+        if cluster_ip:
+            check(f"{scenario}: {app} resolves auth to auth-service's ClusterIP {cluster_ip}",
+                  auth["resolvedAddresses"] == [cluster_ip], str(auth["resolvedAddresses"]))
+        reachable = scenario != "1-users-alone"
+        check(f"{scenario}: {app} reachable={reachable}", auth["reachable"] is reachable)
+        real = cluster.ready_pod(app)
+        want_pod = {"name": real["metadata"]["name"], "namespace": NAMESPACE,
+                    "ip": real["status"]["podIP"], "node": real["spec"]["nodeName"]}
+        check(f"{scenario}: {app} pod block from the downward API", pod == want_pod,
+              f"{pod} != {want_pod}" if pod != want_pod else "")
+
+
+def check_auth_private(cluster, scenario):
+    """No Service exposes auth outside the cluster, no auth Pod uses the node's network, and
+    everything that answers on a NodePort is users or tasks."""
+    services = cluster.get("services", "-l", PART_OF)["items"]
+    exposed = [s["metadata"]["name"] for s in services
+               if s["spec"].get("selector", {}).get("app.kubernetes.io/name") == "auth"
+               and (s["spec"]["type"] != "ClusterIP" or s["spec"].get("externalIPs"))]
+    host_network = [p["metadata"]["name"] for p in cluster.pods("auth")
+                    if p["spec"].get("hostNetwork")
+                    or any(port.get("hostPort") for c in p["spec"]["containers"] for port in c.get("ports", []))]
+    answering = {}
+    for service in services:
+        for port in service["spec"]["ports"]:
+            if port.get("nodePort"):
+                status, api = call("GET", f"http://127.0.0.1:{port['nodePort']}/openapi.json")
+                answering[port["nodePort"]] = api.get("info", {}).get("title") if status == 200 else status
+    check(f"{scenario}: auth has no way in from outside (no NodePort, no host port)",
+          not exposed and not host_network and set(answering.values()) <= {"users-api", "tasks-api"},
+          f"node ports answer as {answering}")
+
+
+def scenario_urls(cluster, scenario):
+    names = {"users": "users-service"}
+    if scenario in ("4-pod-to-pod-dns", "final", "helm"):
+        names["tasks"] = "tasks-service"
+    return {app: f"http://127.0.0.1:{cluster.node_port(svc)}" for app, svc in names.items()}
+
+
+def run_scenario(cluster, scenario, apply):
+    cluster.clean()
+    started = time.time()
+    apply()
+    cluster.run("wait", "-n", NAMESPACE, "--for=condition=Available", "deployment", "-l", PART_OF,
+                "--timeout=180s")
+    urls = scenario_urls(cluster, scenario)
+    check(f"{scenario}: Deployments Available and Services answering",
+          all(wait_answering(url) for url in urls.values()), f"{time.time() - started:.1f} s")
+    if scenario != "1-users-alone":
+        check(f"{scenario}: users and tasks reach auth",
+              all(wait_auth_reachable(url) for url in urls.values()), f"{time.time() - started:.1f} s")
+    if scenario == "2-pod-internal":
+        pod = cluster.ready_pod("users")
+        containers = [s["name"] for s in pod["status"]["containerStatuses"] if s["ready"]]
+        check(f"{scenario}: the users Pod runs users and auth, 2/2 Ready",
+              sorted(containers) == ["auth", "users"], str(containers))
+    token = walk_through(scenario, urls["users"], urls.get("tasks"))
+    check_network(cluster, scenario, urls)
+    check_auth_private(cluster, scenario)
+    return urls, token
+
+
+def restarts(cluster, app):
+    pod = cluster.ready_pod(app)
+    return pod["metadata"]["name"], sum(s["restartCount"] for s in pod["status"]["containerStatuses"])
+
+
+def deleted_tasks_pod_comes_back_empty(cluster, urls, token):
+    old = cluster.ready_pod("tasks")["metadata"]["name"]
+    cluster.run("delete", "pod", "-n", NAMESPACE, old, "--wait=false")
+    new = cluster.ready_pod("tasks", other_than=old)["metadata"]["name"]
+    wait_answering(urls["tasks"])
+    status, body = call("GET", f"{urls['tasks']}/tasks", token=token)
+    check("final: a deleted tasks Pod is replaced by a new Ready one", new != old, f"{old} -> {new}")
+    check("final: the new Pod's emptyDir starts empty", status == 200 and body.get("tasks") == [],
+          f"{status} {body}")
+    note("that is the lesson: an emptyDir lives and dies with its Pod; the task stored before is gone")
+
+
+def deleted_auth_pod_gives_503_then_heals(cluster, urls, token):
+    before = {app: restarts(cluster, app) for app in ("users", "tasks")}
+    old = cluster.ready_pod("auth")["metadata"]["name"]
+    login = {"email": "nobody@test.com", "password": "testers"}
+    probes = {"users": lambda: call("POST", f"{urls['users']}/login", login, timeout=5),
+              "tasks": lambda: call("GET", f"{urls['tasks']}/tasks", token=token, timeout=5)}
+    healthy = {"users": 401, "tasks": 200}
+    cluster.run("delete", "pod", "-n", NAMESPACE, old, "--wait=false")
+    deleted = time.time()
+    unavailable, slowest, healed = {}, 0.0, {}
+    while time.time() - deleted < 90 and len(healed) < 2:
+        for app, probe in probes.items():
+            sent = time.time()
+            try:
+                status, body = probe()
+            except OSError:
+                continue
+            slowest = max(slowest, time.time() - sent)
+            if status == 503 and is_error_json(body):
+                unavailable.setdefault(app, body["message"])
+            elif status == healthy[app] and app in unavailable:
+                healed.setdefault(app, time.time() - deleted)
+        time.sleep(0.05)
+    check("final: auth Pod deleted: users and tasks answer 503 JSON",
+          set(unavailable) == {"users", "tasks"}, f"{unavailable}; slowest answer {slowest:.2f} s")
+    check("final: ... and heal once the new auth Pod is Ready", set(healed) == {"users", "tasks"},
+          ", ".join(f"{app} after {t:.1f} s" for app, t in healed.items()))
+    after = {app: restarts(cluster, app) for app in ("users", "tasks")}
+    check("final: ... without restarting users or tasks", after == before, f"{before} -> {after}")
+
+
+def rollout_under_load(cluster, deployment, request, expected):
+    """`kubectl rollout restart` while a client loops on `request`; every answer must be
+    `expected`. New connection per request, as curl in a loop."""
+    counts = {"ok": 0, "failed": 0}
+    failures = []
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            try:
+                status, body = request()
+                good = status == expected
+            except OSError as error:
+                status, body, good = "error", str(error), False
+            counts["ok" if good else "failed"] += 1
+            if not good and len(failures) < 5:
+                failures.append(f"{status} {body}")
+
+    client = threading.Thread(target=loop)
+    client.start()
+    time.sleep(1)
+    started = time.time()
+    cluster.run("rollout", "restart", "-n", NAMESPACE, f"deployment/{deployment}")
+    cluster.run("rollout", "status", "-n", NAMESPACE, f"deployment/{deployment}", "--timeout=180s")
+    # The old Pod drains for SHUTDOWN_DELAY after the new one is Ready: keep going past it.
+    time.sleep(8)
+    stop.set()
+    client.join()
+    check(f"final: rollout restart {deployment} under a request loop: 0 failed requests",
+          counts["failed"] == 0 and counts["ok"] > 0,
+          f"{counts['failed']} failed of {counts['ok'] + counts['failed']} in "
+          f"{time.time() - started:.0f} s {failures}")
+
+
+def network_policies_admitted(cluster):
+    names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
+    check("final: NetworkPolicies admitted by the API server",
+          names == ["auth-network-policy", "tasks-network-policy", "users-network-policy"], str(names))
+    print("SKIP  final: NetworkPolicy enforcement NOT tested: this cluster has no policy-enforcing "
+          "network plugin (use minikube start --cni=calico for that)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kubectl", default="kubectl")
+    parser.add_argument("--helm", default=None, help="helm binary; without it the chart is skipped")
+    parser.add_argument("--only", nargs="*", help="scenarios to run: stage names, final, helm")
+    args = parser.parse_args()
+    cluster = Cluster(args.kubectl, args.helm)
+    wanted = args.only or [*STAGES, "final", "helm"]
+    started = time.time()
+
+    def apply_stage(stage):
+        if stage != "1-users-alone":
+            cluster.create_secret()
+        cluster.run("apply", "-k", str(ROOT / "kubernetes/stages" / stage))
+
+    def apply_final():
+        cluster.create_secret()
+        cluster.run("apply", "-f", str(ROOT / "kubernetes") + "/")
+
+    def install_chart():
+        cluster.create_secret()
+        # NodePort: `--wait` would otherwise wait for a LoadBalancer address no one hands out here.
+        cluster.run("install", "kub-network", str(ROOT / "charts/kub-network"), "-n", NAMESPACE,
+                    "--set", "users.serviceType=NodePort,tasks.serviceType=NodePort",
+                    "--wait", "--timeout", "3m", tool=args.helm)
+
+    try:
+        for stage in [s for s in STAGES if s in wanted]:
+            run_scenario(cluster, stage, lambda: apply_stage(stage))
+        if "final" in wanted:
+            urls, token = run_scenario(cluster, "final", apply_final)
+            network_policies_admitted(cluster)
+            deleted_tasks_pod_comes_back_empty(cluster, urls, token)
+            deleted_auth_pod_gives_503_then_heals(cluster, urls, token)
+            signup = lambda: call("POST", f"{urls['users']}/signup",
+                                  {"email": f"r-{secrets.token_hex(6)}@test.com", "password": "testers"})
+            rollout_under_load(cluster, "users-deployment", signup, 201)
+            tasks = lambda: call("GET", f"{urls['tasks']}/tasks", token=token)
+            rollout_under_load(cluster, "tasks-deployment", tasks, 200)
+            rollout_under_load(cluster, "auth-deployment", tasks, 200)
+        if "helm" in wanted and args.helm:
+            run_scenario(cluster, "helm", install_chart)
+        elif "helm" in wanted:
+            print("SKIP  helm: no --helm given", flush=True)
+    except Exception as error:  # a step that could not even run is a failure, with its reason
+        check("the scenario ran to the end", False, str(error))
+    finally:
+        cluster.clean()
+    print(f"k8s-e2e: {passed} passed, {failed} failed ({time.time() - started:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
