@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark of issue 7, in one command:
+# The benchmark, in one command:
 #
 #   bench/run.sh            full run (~3 min after the build): 10 s per route, 1,000,000 tasks
 #   bench/run.sh --smoke    CI: 2 s per route, small data; same steps, no thresholds

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Storage faults with the real binaries (issue 5): a full disk and a read-only folder.
+"""Storage faults with the real binaries: a full disk and a read-only folder.
 
 tasks-api's folder is a tiny tmpfs. When it fills up, POST /tasks must answer 507 JSON, GET
 /tasks must keep serving, /readyz must turn 503, and the bytes already stored must be

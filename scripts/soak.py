@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Soak and auth-outage-under-load for the release binaries (issue 5).
+"""Soak and auth-outage-under-load for the release binaries.
 
   scripts/soak.py [--seconds 30]     CI runs 30 s; by hand, e.g. --seconds 600
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh's measurements (one JSON object per line) into <out>.json and <out>.md,
-and prints the Markdown. Targets (issue 7) are evaluated and reported, never asserted.
+and prints the Markdown. Targets are evaluated and reported, never asserted.
 
 Usage: report.py <measure.jsonl> <out-prefix> key=value…   (run metadata)
 """
@@ -198,7 +198,7 @@ def main():
             md.append(f"| {store} | {request} | {one['p50_us'] / 1e3:.2f} | {h['median_ms']:.2f} | "
                       f"{w['p50_us'] / 1e3:.2f} | {w['p99_us'] / 1e3:.2f} | {w['rps']:.0f} |")
     md.append("")
-    md.append("| target (issue 7) | measured | met? |")
+    md.append("| target | measured | met? |")
     md.append("|---|---:|:-:|")
     for t in targets:
         md.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")

@@ -2,7 +2,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use kub_common::error::error_response;
+use kub_http::errors::error_response;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthApiError {

@@ -1,15 +1,40 @@
+//! auth-api's start-up, step by step.
+
 use std::process::ExitCode;
 
-use auth_api::{AppState, Config, DEFAULT_PORT, SERVICE, router};
+use auth_api::{AppState, Config, SERVICE, router};
+use kub_http::{
+    serve::{healthcheck, serve},
+    settings::{Command, parse_or_exit, startup_failed},
+    telemetry,
+};
 
-/// Each argon2 hash allocates and frees 19 MiB; glibc malloc kept those blocks (about
-/// 200 MiB after a 10 s login load), mimalloc gives them back.
+/// Each argon2 hash allocates and frees 19 MiB. glibc's malloc kept those blocks (auth grew to
+/// ~200 MiB under a login load); mimalloc gives them back to the OS.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> ExitCode {
-    kub_common::server::run_main(SERVICE, DEFAULT_PORT, |env| async move {
-        let config = Config::from_env(env)?;
-        Ok(router(AppState::new(&config)))
-    })
+#[tokio::main]
+async fn main() -> ExitCode {
+    // 1. Settings: flags and environment (`auth-api --help`); one line and exit 2 if wrong.
+    let config: Config = parse_or_exit();
+    if let Some(Command::Healthcheck) = config.command {
+        return healthcheck(config.port).await;
+    }
+    // 2. Logs.
+    telemetry::init(&config.serve.log);
+    config.serve.pod.log_starting(SERVICE);
+    // 3. The signing key: one line and exit 1 without a usable JWT_SECRET.
+    let state = match AppState::new(&config.tokens) {
+        Ok(state) => state,
+        Err(error) => return startup_failed(SERVICE, &error),
+    };
+    // 4. Serve until SIGTERM, then drain.
+    serve(
+        SERVICE,
+        config.port,
+        config.serve.shutdown_delay,
+        router(state),
+    )
+    .await
 }

@@ -10,12 +10,10 @@ use argon2::{
     Argon2,
     password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
 };
+use kub_auth_wire::MAX_PASSWORD_BYTES;
 use tokio::sync::oneshot;
 
 use crate::AuthApiError;
-
-/// Longest password accepted; argon2 takes any length, but there is no reason to.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 type Job = Box<dyn FnOnce() + Send>;
 

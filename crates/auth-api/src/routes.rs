@@ -4,22 +4,19 @@ use axum::{
     response::Response,
     routing::{get, post},
 };
-use kub_common::{
-    auth_wire::{
-        HashPasswordRequest, HashPasswordResponse, TokenRequest, TokenResponse, VerifyTokenRequest,
-        VerifyTokenResponse,
-    },
-    error::ApiJson,
-    server::{readiness, with_common_layers},
+use kub_auth_wire::{
+    HASHED_PASSWORD_ROUTE, HashPasswordRequest, HashPasswordResponse, TOKEN_ROUTE, TokenRequest,
+    TokenResponse, VERIFY_TOKEN_ROUTE, VerifyTokenRequest, VerifyTokenResponse,
 };
+use kub_http::{errors::ApiJson, layers::with_common_layers, probes::readiness};
 
 use crate::{AppState, AuthApiError};
 
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/hashed-password", post(hashed_password))
-        .route("/token", post(token))
-        .route("/verify-token", post(verify_token))
+        .route(HASHED_PASSWORD_ROUTE, post(hashed_password))
+        .route(TOKEN_ROUTE, post(token))
+        .route(VERIFY_TOKEN_ROUTE, post(verify_token))
         .route("/readyz", get(readyz))
         .with_state(state.clone());
     with_common_layers(routes, state.metrics)
@@ -72,3 +69,6 @@ async fn verify_token(
 async fn readyz() -> Response {
     readiness(Ok(()))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The real auth-api binary: start-up errors are one clear line, never a silent default.
 
-use kub_common::testing::{run, single_error_line};
+use test_support::{run, single_error_line};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_auth-api");
 

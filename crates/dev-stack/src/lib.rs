@@ -1,6 +1,7 @@
-//! The three services in one process, on loopback, wired exactly as in compose: users and
-//! tasks find auth through `AUTH_ADDRESS`. `cargo run -p dev-stack` uses it, and so do the
-//! integration tests, which start each service on port 0 and talk real HTTP to it.
+//! The three services in one process, on loopback, wired as in compose (`AUTH_ADDRESS`):
+//! `cargo run -p dev-stack`, and the black-box tests of the whole stack (`tests/api/`).
+//!
+//! The tests start each service on port 0 and talk real HTTP to it.
 
 use std::{
     error::Error,
@@ -9,10 +10,8 @@ use std::{
     time::Duration,
 };
 
-use kub_common::{
-    config::{PodIdentity, ServiceConfig, resolve_auth_address},
-    server::RunningServer,
-};
+use auth_api::TokenSettings;
+use kub_http::serve::RunningServer;
 
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -42,9 +41,9 @@ impl StackConfig {
         }
     }
 
-    pub fn auth_config(&self) -> auth_api::Config {
-        auth_api::Config {
-            jwt_secret: self.jwt_secret.clone(),
+    pub fn token_settings(&self) -> TokenSettings {
+        TokenSettings {
+            jwt_secret: Some(self.jwt_secret.clone()),
             token_ttl: self.token_ttl,
         }
     }
@@ -60,7 +59,7 @@ impl Stack {
     pub async fn start(config: &StackConfig) -> Result<Self, BoxError> {
         let auth = start_auth(
             SocketAddr::new(config.ip, config.auth_port),
-            &config.auth_config(),
+            &config.token_settings(),
         )
         .await?;
         let auth_address = auth.addr.to_string();
@@ -89,9 +88,9 @@ impl Stack {
 
 pub async fn start_auth(
     addr: SocketAddr,
-    config: &auth_api::Config,
+    settings: &TokenSettings,
 ) -> Result<RunningServer, BoxError> {
-    let router = auth_api::router(auth_api::AppState::new(config));
+    let router = auth_api::router(auth_api::AppState::new(settings)?);
     Ok(RunningServer::start(addr, router).await?)
 }
 
@@ -101,7 +100,7 @@ pub async fn start_users(
     auth_address: &str,
     folder: PathBuf,
 ) -> Result<RunningServer, BoxError> {
-    let config = wired_to(auth_address, folder)?;
+    let config = users_api::Config::wired(auth_address, folder);
     let router = users_api::router(users_api::AppState::open(&config).await?);
     Ok(RunningServer::start(addr, router).await?)
 }
@@ -112,20 +111,9 @@ pub async fn start_tasks(
     auth_address: &str,
     folder: PathBuf,
 ) -> Result<RunningServer, BoxError> {
-    let config = wired_to(auth_address, folder)?;
+    let config = tasks_api::Config::wired(auth_address, folder);
     let router = tasks_api::router(tasks_api::AppState::open(&config).await?);
     Ok(RunningServer::start(addr, router).await?)
-}
-
-/// What `AUTH_ADDRESS=<auth_address>` and a data folder give a service.
-fn wired_to(auth_address: &str, folder: PathBuf) -> Result<ServiceConfig, BoxError> {
-    let auth =
-        resolve_auth_address(&|var| (var == "AUTH_ADDRESS").then(|| auth_address.to_owned()))?;
-    Ok(ServiceConfig {
-        auth,
-        folder,
-        pod: PodIdentity::default(),
-    })
 }
 
 /// 32 random bytes, hex-encoded: what `openssl rand -hex 32` gives.

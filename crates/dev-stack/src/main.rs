@@ -1,19 +1,45 @@
 //! `cargo run -p dev-stack`: auth, users and tasks on loopback with a generated secret and
 //! a temporary data folder (or `DEV_STACK_DATA`, kept between runs).
 
-use std::{net::Ipv4Addr, process::ExitCode};
+use std::{net::Ipv4Addr, path::PathBuf, process::ExitCode};
 
+use clap::Parser;
 use dev_stack::{Stack, StackConfig, generate_secret};
-use kub_common::config::{port_var, process_env, read};
+use kub_http::{
+    serve::shutdown_signal,
+    settings::{LogSettings, parse_or_exit, parse_port},
+    telemetry,
+};
 
-const USERS_PORT: u16 = 8080;
-const TASKS_PORT: u16 = 8000;
-const AUTH_PORT: u16 = 8081;
+/// The three services on loopback, wired as in compose: users and tasks find auth through
+/// AUTH_ADDRESS. Ctrl-C stops them.
+#[derive(Parser)]
+#[command(name = "dev-stack", version)]
+struct Settings {
+    /// users-api's port.
+    #[arg(long, env = "USERS_PORT", default_value_t = 8080, value_parser = parse_port)]
+    users_port: u16,
+    /// tasks-api's port.
+    #[arg(long, env = "TASKS_PORT", default_value_t = 8000, value_parser = parse_port)]
+    tasks_port: u16,
+    /// auth-api's port (not 80, which needs privileges on a dev machine).
+    #[arg(long, env = "AUTH_PORT", default_value_t = 8081, value_parser = parse_port)]
+    auth_port: u16,
+    /// The token signing key; a fresh random one by default.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// A folder to keep users and tasks in between runs; a temporary one by default.
+    #[arg(long, env = "DEV_STACK_DATA")]
+    data: Option<PathBuf>,
+    #[command(flatten)]
+    log: LogSettings,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    kub_common::telemetry::init(&process_env);
-    match run().await {
+    let settings: Settings = parse_or_exit();
+    telemetry::init(&settings.log);
+    match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("dev-stack: {error}");
@@ -22,18 +48,15 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), dev_stack::BoxError> {
-    let env = &process_env;
+async fn run(settings: Settings) -> Result<(), dev_stack::BoxError> {
     let temporary = tempfile::tempdir()?;
-    let data_dir =
-        read(env, "DEV_STACK_DATA").map_or_else(|| temporary.path().to_owned(), Into::into);
     let config = StackConfig {
         ip: Ipv4Addr::LOCALHOST.into(),
-        auth_port: port_var(env, "AUTH_PORT", AUTH_PORT)?,
-        users_port: port_var(env, "USERS_PORT", USERS_PORT)?,
-        tasks_port: port_var(env, "TASKS_PORT", TASKS_PORT)?,
-        data_dir,
-        jwt_secret: read(env, "JWT_SECRET").unwrap_or_else(generate_secret),
+        auth_port: settings.auth_port,
+        users_port: settings.users_port,
+        tasks_port: settings.tasks_port,
+        data_dir: settings.data.unwrap_or_else(|| temporary.path().to_owned()),
+        jwt_secret: settings.jwt_secret.unwrap_or_else(generate_secret),
         token_ttl: auth_api::DEFAULT_TOKEN_TTL,
     };
     let stack = Stack::start(&config).await?;
@@ -56,7 +79,7 @@ Try:
         auth_addr = stack.auth.addr,
         data = config.data_dir.display(),
     );
-    kub_common::server::shutdown_signal().await;
+    shutdown_signal().await;
     stack.stop().await?;
     Ok(())
 }

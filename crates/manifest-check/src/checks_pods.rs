@@ -35,13 +35,14 @@ impl Model<'_> {
                     }
                 }
             }
+            let reads = (binary.reads)();
             for name in container.env().keys() {
-                if !binary.reads.contains(&name.as_str()) {
+                if !reads.contains(name) {
                     self.fail(
                         CHECK_ENV,
                         format!(
                             "{at}: sets {name}, which {} never reads (it reads {:?})",
-                            binary.name, binary.reads
+                            binary.name, reads
                         ),
                     );
                 }
@@ -175,8 +176,8 @@ impl Model<'_> {
                 self.fail(
                     CHECK_PROBES,
                     format!(
-                        "{at}: {probe} GETs {actual:?}, but crates/{}/src has no \
-                         .route({actual:?}, …) (it has {routes:?})",
+                        "{at}: {probe} GETs {actual:?}, but {}'s router has no \
+                         .route({actual:?}, …) (it serves {routes:?})",
                         binary.name
                     ),
                 );

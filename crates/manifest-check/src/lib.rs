@@ -1,11 +1,14 @@
-//! Offline wiring checks for the Kubernetes manifests: the mistakes a typo makes that
-//! `kubernetes-validate` and `checkov` cannot see, because they need to know what the three
-//! binaries listen on, which variables they read and which routes they serve.
+//! Offline wiring checks of kubernetes/*.yaml against the three binaries: the typos that
+//! `kubernetes-validate` and `checkov` cannot see (ports, variables, routes, selectors).
+//!
+//! They need to know what the binaries listen on, which variables they read and which routes
+//! they serve.
 //!
 //! [`load_dir`] reads `kubernetes/*.yaml` as `kubectl apply -f kubernetes/` does (files in name
-//! order, every document of each), [`Repo::load`] reads what the checks compare against (the
-//! route strings in each crate's sources, the READMEs), and [`check`] returns one [`Finding`] per
-//! broken link, each naming the check, the object and what to fix. The tests live in `tests/`.
+//! order, every document of each), [`Repo::load`] gathers what the checks compare against (the
+//! probe paths each binary's router serves, the docs), [`BINARIES`] says what each binary reads
+//! (from its clap settings), and [`check`] returns one [`Finding`] per broken link, each naming
+//! the check, the object and what to fix. The tests live in `tests/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,9 +19,11 @@ mod checks_auth;
 mod checks_pods;
 mod checks_services;
 mod objects;
+mod routes;
 
 pub use binaries::*;
 pub use objects::*;
+pub use routes::served_routes;
 
 /// One broken link: which check found it, and what is wrong where.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,6 @@ use std::{
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::BINARIES;
-
 /// One Kubernetes object and the file it came from.
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -74,72 +72,38 @@ pub fn parse_yaml(file: &str, text: &str) -> Result<Vec<Object>, String> {
     Ok(objects)
 }
 
-/// What the manifests are checked against, read from the repository.
+/// What the manifests are checked against.
 #[derive(Debug, Clone, Default)]
 pub struct Repo {
-    /// Binary name → every path given to `.route("…"` or `#[utoipa::path(…, path = "…")]` in its
-    /// crate's sources, plus the routes
-    /// every service gets from `kub_common::server::with_common_layers` (`/healthz`, `/metrics`).
+    /// Binary name → the probe paths its router serves (see [`crate::served_routes`]).
     pub routes: BTreeMap<String, BTreeSet<String>>,
-    /// README.md and kubernetes/README.md, concatenated: where a Secret must be documented.
+    /// README.md, kubernetes/README.md and docs/*.md, concatenated: where a Secret must be
+    /// documented.
     pub docs: String,
 }
 
 impl Repo {
-    pub fn load(root: &Path) -> Result<Self, String> {
-        let mut routes = BTreeMap::new();
-        let common_server = root.join("crates/kub-common/src/server.rs");
-        let common_text = fs::read_to_string(&common_server)
-            .map_err(|error| format!("{}: {error}", common_server.display()))?;
-        for binary in &BINARIES {
-            let mut paths: BTreeSet<String> =
-                string_args(&common_text, ".route(\"").into_iter().collect();
-            for (_, text) in rust_sources(&root.join("crates").join(binary.name).join("src"))? {
-                paths.extend(string_args(&text, ".route(\""));
-                // Routes registered through utoipa-axum carry their path in `#[utoipa::path(…)]`.
-                paths.extend(string_args(&text, "path = \""));
-            }
-            routes.insert(binary.name.to_owned(), paths);
+    pub async fn load(root: &Path) -> Result<Self, String> {
+        let probes: BTreeSet<String> = ["/healthz", "/readyz", "/metrics"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let routes = crate::served_routes(&probes).await;
+        let mut files = vec![root.join("README.md"), root.join("kubernetes/README.md")];
+        if let Ok(entries) = fs::read_dir(root.join("docs")) {
+            let mut docs: Vec<PathBuf> = entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+                .collect();
+            docs.sort();
+            files.extend(docs);
         }
         let mut docs = String::new();
-        for file in ["README.md", "kubernetes/README.md"] {
-            let path = root.join(file);
+        for path in files {
             docs += &fs::read_to_string(&path)
                 .map_err(|error| format!("{}: {error}", path.display()))?;
             docs.push('\n');
         }
         Ok(Self { routes, docs })
     }
-}
-
-/// `(path, contents)` of every `*.rs` under `dir`, recursively, in path order.
-pub fn rust_sources(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))? {
-            let path = entry
-                .map_err(|error| format!("{}: {error}", dir.display()))?
-                .path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|ext| ext == "rs") {
-                let text = fs::read_to_string(&path)
-                    .map_err(|error| format!("{}: {error}", path.display()))?;
-                out.push((path, text));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The string literals that directly follow `prefix` (which ends with the opening quote).
-pub fn string_args(text: &str, prefix: &str) -> Vec<String> {
-    text.match_indices(prefix)
-        .filter_map(|(at, _)| {
-            let rest = &text[at + prefix.len()..];
-            rest.find('"').map(|end| rest[..end].to_owned())
-        })
-        .collect()
 }

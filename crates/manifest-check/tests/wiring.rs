@@ -14,7 +14,10 @@ fn root() -> PathBuf {
 
 fn load() -> (Vec<Object>, Repo) {
     let objects = load_dir(&root().join("kubernetes")).expect("read kubernetes/*.yaml");
-    let repo = Repo::load(&root()).expect("read the crates' sources and the READMEs");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let repo = runtime
+        .block_on(Repo::load(&root()))
+        .expect("ask the routers, read the docs");
     (objects, repo)
 }
 

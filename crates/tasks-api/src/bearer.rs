@@ -4,7 +4,7 @@ use axum::{
     extract::FromRequestParts,
     http::{header::AUTHORIZATION, request::Parts},
 };
-use kub_common::auth_client::RequestId;
+use kub_http::request_id::RequestId;
 
 use crate::{AppState, TasksError};
 

@@ -1,8 +1,14 @@
+//! Every way a tasks-api request can fail, and the status and message each one answers.
+
+use std::convert::Infallible;
+
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     response::{IntoResponse, Response},
 };
-use kub_common::{auth_client::AuthError, error::error_response, store::StorageFailure};
+use kub_http::errors::error_response;
+use kub_public::auth_client::AuthError;
+use kub_store::{AppendError, StorageFailure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TasksError {
@@ -20,8 +26,10 @@ pub enum TasksError {
     AuthUnavailable,
     #[error("The auth service gave an unexpected answer.")]
     AuthUnexpected,
-    #[error("Storing the task failed: {}", .0.detail)]
-    Storage(StorageFailure),
+    #[error("Storing the task failed: the disk is full.")]
+    DiskFull,
+    #[error("Storing the task failed: storage is unavailable; try again shortly.")]
+    StorageUnavailable,
 }
 
 impl From<AuthError> for TasksError {
@@ -34,6 +42,16 @@ impl From<AuthError> for TasksError {
     }
 }
 
+impl From<AppendError<Infallible>> for TasksError {
+    fn from(error: AppendError<Infallible>) -> Self {
+        match error {
+            AppendError::Conflict(never) => match never {},
+            AppendError::Storage(StorageFailure::DiskFull) => Self::DiskFull,
+            AppendError::Storage(StorageFailure::Unavailable) => Self::StorageUnavailable,
+        }
+    }
+}
+
 impl IntoResponse for TasksError {
     fn into_response(self) -> Response {
         let status = match &self {
@@ -42,16 +60,15 @@ impl IntoResponse for TasksError {
             }
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::BadQuery(_) => StatusCode::BAD_REQUEST,
-            Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AuthUnavailable | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::AuthUnexpected => StatusCode::BAD_GATEWAY,
-            Self::Storage(failure) => failure.status(),
+            Self::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
         };
         let mut response = error_response(status, self.to_string());
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                "www-authenticate",
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

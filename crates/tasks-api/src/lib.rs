@@ -1,23 +1,27 @@
-//! tasks-api: the lesson's `GET /tasks` and `POST /tasks`. Every request carries a bearer
-//! token that auth-api verifies; tasks belong to the token's user and live in an
-//! append-only JSON-lines file in `TASKS_FOLDER`.
+//! tasks-api: the lesson's `GET /tasks` and `POST /tasks`, each user's own tasks, behind a
+//! bearer token that auth-api verifies.
+//!
+//! Tasks live in an append-only JSON-lines file in `TASKS_FOLDER`.
+//!
+//! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
+//! `src/routes/tests.rs`.
 
 mod bearer;
+mod config;
 mod error;
 mod routes;
 mod tasks;
 
-use kub_common::{
-    auth_client::AuthClient,
-    config::{ConfigError, Lookup, PodIdentity, ServiceConfig},
-    metrics::Metrics,
-    network::NetworkInfo,
-    store::{JsonLinesStore, StoreError},
-};
+use std::error::Error;
+
+use kub_http::metrics::Metrics;
+use kub_public::{auth_client::AuthClient, network::NetworkInfo};
+use kub_store::JsonLinesStore;
 
 pub use bearer::CurrentUser;
+pub use config::Config;
 pub use error::TasksError;
-pub use routes::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, router};
+pub use routes::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TEXT_CHARS, MAX_TITLE_CHARS, router};
 pub use tasks::{NewTask, Task, Tasks};
 
 pub const SERVICE: &str = "tasks-api";
@@ -25,41 +29,33 @@ pub const DEFAULT_PORT: u16 = 8000;
 pub const DEFAULT_FOLDER: &str = "tasks";
 pub const TASKS_FILE: &str = "tasks.jsonl";
 
-pub type Config = ServiceConfig;
-
-/// `AUTH_ADDRESS` / `AUTH_SERVICE_SERVICE_HOST`, and `TASKS_FOLDER`.
-pub fn config_from_env(env: Lookup) -> Result<Config, ConfigError> {
-    ServiceConfig::from_env(env, "TASKS_FOLDER", DEFAULT_FOLDER)
-}
-
 #[derive(Clone)]
 pub struct AppState {
     pub auth: AuthClient,
     pub metrics: Metrics,
-    pub pod: PodIdentity,
+    pub network: NetworkInfo,
     pub tasks: JsonLinesStore<Tasks>,
 }
 
 impl AppState {
-    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+    /// Finds auth (one clear error if it cannot) and opens the store.
+    pub async fn open(config: &Config) -> Result<Self, Box<dyn Error + Send + Sync>> {
+        let address = config.auth.resolve()?;
         let metrics = Metrics::new();
         let tasks = JsonLinesStore::<Tasks>::open(&config.folder, TASKS_FILE).await?;
         let counted = tasks.clone();
         metrics.track_stored("tasks", move || counted.read(|tasks| tasks.len()));
+        let auth = AuthClient::new(&address, metrics.clone());
+        let network = NetworkInfo {
+            service: SERVICE,
+            auth: auth.clone(),
+            pod: config.serve.pod.clone(),
+        };
         Ok(Self {
-            auth: AuthClient::new(&config.auth, metrics.clone()),
+            auth,
             metrics,
-            pod: config.pod.clone(),
+            network,
             tasks,
         })
-    }
-
-    /// What `GET /network` shows.
-    pub fn network(&self) -> NetworkInfo {
-        NetworkInfo {
-            service: SERVICE,
-            auth: self.auth.clone(),
-            pod: self.pod.clone(),
-        }
     }
 }

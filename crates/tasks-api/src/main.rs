@@ -1,10 +1,35 @@
+//! tasks-api's start-up, step by step.
+
 use std::process::ExitCode;
 
-use tasks_api::{AppState, DEFAULT_PORT, SERVICE, config_from_env, router};
+use kub_http::{
+    serve::{healthcheck, serve},
+    settings::{Command, parse_or_exit, startup_failed},
+    telemetry,
+};
+use tasks_api::{AppState, Config, SERVICE, router};
 
-fn main() -> ExitCode {
-    kub_common::server::run_main(SERVICE, DEFAULT_PORT, |env| async move {
-        let config = config_from_env(env)?;
-        Ok(router(AppState::open(&config).await?))
-    })
+#[tokio::main]
+async fn main() -> ExitCode {
+    // 1. Settings: flags and environment (`tasks-api --help`); one line and exit 2 if wrong.
+    let config: Config = parse_or_exit();
+    if let Some(Command::Healthcheck) = config.command {
+        return healthcheck(config.port).await;
+    }
+    // 2. Logs.
+    telemetry::init(&config.serve.log);
+    config.serve.pod.log_starting(SERVICE);
+    // 3. Where auth is, and the store: one line and exit 1 if either fails.
+    let state = match AppState::open(&config).await {
+        Ok(state) => state,
+        Err(error) => return startup_failed(SERVICE, &error),
+    };
+    // 4. Serve until SIGTERM, then drain.
+    serve(
+        SERVICE,
+        config.port,
+        config.serve.shutdown_delay,
+        router(state),
+    )
+    .await
 }

@@ -1,11 +1,20 @@
+//! tasks-api's routes: `GET /tasks`, `POST /tasks`, `GET /readyz` (their errors: [`TasksError`];
+//! their tests: `routes/tests.rs`).
+
 use axum::{Router, extract::State, http::StatusCode, response::Response};
-use kub_common::{
-    error::{ApiJson, ApiQuery, ErrorBody},
-    server::{public_service, readiness},
-    store::AppendError,
+use kub_http::{
+    errors::{ApiJson, ApiQuery, ErrorBody},
+    probes::readiness,
 };
+use kub_public::public_service;
 use serde::{Deserialize, Serialize};
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        self,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{AppState, CurrentUser, NewTask, Task, TasksError};
@@ -17,12 +26,30 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 
 #[derive(OpenApi)]
-#[openapi(info(
-    title = "tasks-api",
-    description = "Your tasks. Every request carries `Authorization: Bearer <token>` from users-api's \
+#[openapi(
+    info(
+        title = "tasks-api",
+        description = "Your tasks. Every request carries `Authorization: Bearer <token>` from users-api's \
 `POST /login`; the internal auth-api checks it."
-))]
+    ),
+    modifiers(&BearerScheme)
+)]
 struct TasksApi;
+
+/// The `bearer` security scheme the routes below refer to.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, api: &mut openapi::OpenApi) {
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        api.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
 
 pub fn router(state: AppState) -> Router {
     let documented = OpenApiRouter::with_openapi(TasksApi::openapi())
@@ -30,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(readyz))
         .with_state(state.clone())
         .split_for_parts();
-    public_service(documented, state.network(), state.metrics)
+    public_service(documented, state.network, state.metrics)
 }
 
 /// A task as clients see it (the owner is implied by the token).
@@ -133,14 +160,7 @@ async fn create_task(
         title: required("title", body.title, MAX_TITLE_CHARS)?,
         text: required("text", body.text, MAX_TEXT_CHARS)?,
     };
-    let task = state
-        .tasks
-        .append(draft)
-        .await
-        .map_err(|error| match error {
-            AppendError::Storage(failure) => TasksError::Storage(failure),
-            AppendError::Conflict(never) => match never {},
-        })?;
+    let task = state.tasks.append(draft).await?;
     tracing::info!(task_id = task.id, "task stored");
     let created = TaskCreated {
         message: "Task stored.",
@@ -169,3 +189,6 @@ fn required(field: &str, value: String, max_chars: usize) -> Result<String, Task
 async fn readyz(State(state): State<AppState>) -> Response {
     readiness(state.tasks.readiness().await)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,9 @@
 //! The tasks collection: one JSON line per task; in memory, each owner's tasks in id order,
 //! so a page is a binary search and a slice whatever the store's size.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, convert::Infallible};
 
-use kub_common::store::Collection;
+use kub_store::Collection;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -24,10 +24,6 @@ pub struct NewTask {
     pub title: String,
     pub text: String,
 }
-
-/// Tasks never conflict.
-#[derive(Debug)]
-pub enum NoConflict {}
 
 #[derive(Default)]
 pub struct Tasks {
@@ -66,9 +62,10 @@ impl Tasks {
 impl Collection for Tasks {
     type Record = Task;
     type Draft = NewTask;
-    type Conflict = NoConflict;
+    /// Tasks never conflict.
+    type Conflict = Infallible;
 
-    fn admit(&self, draft: NewTask, pending: &[Task]) -> Result<Task, NoConflict> {
+    fn admit(&self, draft: NewTask, pending: &[Task]) -> Result<Task, Infallible> {
         let id = pending.last().map_or(self.last_id, |task| task.id) + 1;
         Ok(Task {
             id,

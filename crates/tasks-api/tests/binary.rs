@@ -1,11 +1,11 @@
 //! The real tasks-api binary: start-up errors, the `healthcheck` subcommand images use,
 //! and a clean exit on SIGTERM.
 
-use kub_common::testing::{
+use std::time::Duration;
+use test_support::{
     command, exited_cleanly, free_port, http_status, run, single_error_line, terminate,
     wait_until_ok, wait_with_deadline,
 };
-use std::time::Duration;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasks-api");
 

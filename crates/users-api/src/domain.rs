@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::UsersError;
 
 pub const MAX_EMAIL_CHARS: usize = 254;
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// auth-api's limit: a longer password would only be refused there.
+pub use kub_auth_wire::MAX_PASSWORD_BYTES;
 
 /// A syntactically valid address, trimmed and lower-cased so `Ana@X.com` and `ana@x.com`
 /// are one account.

@@ -1,8 +1,14 @@
+//! Every way a users-api request can fail, and the status and message each one answers.
+
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use kub_common::{auth_client::AuthError, error::error_response, store::StorageFailure};
+use kub_http::errors::error_response;
+use kub_public::auth_client::AuthError;
+use kub_store::{AppendError, StorageFailure};
+
+use crate::users::EmailTaken;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
@@ -17,8 +23,10 @@ pub enum UsersError {
     AuthUnavailable,
     #[error("The auth service gave an unexpected answer.")]
     AuthUnexpected,
-    #[error("The user could not be stored: {}", .0.detail)]
-    Storage(StorageFailure),
+    #[error("The user could not be stored: the disk is full.")]
+    DiskFull,
+    #[error("The user could not be stored: storage is unavailable; try again shortly.")]
+    StorageUnavailable,
 }
 
 impl From<AuthError> for UsersError {
@@ -31,15 +39,25 @@ impl From<AuthError> for UsersError {
     }
 }
 
+impl From<AppendError<EmailTaken>> for UsersError {
+    fn from(error: AppendError<EmailTaken>) -> Self {
+        match error {
+            AppendError::Conflict(EmailTaken) => Self::EmailTaken,
+            AppendError::Storage(StorageFailure::DiskFull) => Self::DiskFull,
+            AppendError::Storage(StorageFailure::Unavailable) => Self::StorageUnavailable,
+        }
+    }
+}
+
 impl IntoResponse for UsersError {
     fn into_response(self) -> Response {
         let status = match &self {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::AuthUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::AuthUnavailable | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::AuthUnexpected => StatusCode::BAD_GATEWAY,
-            Self::Storage(failure) => failure.status(),
+            Self::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
         };
         error_response(status, self.to_string())
     }

@@ -1,21 +1,26 @@
-//! users-api: the lesson's `POST /signup` and `POST /login`. Passwords are hashed and
-//! checked by auth-api, found through `AUTH_ADDRESS` or Kubernetes' service variables;
-//! users live in an append-only JSON-lines file in `USERS_FOLDER`.
+//! users-api: the lesson's `POST /signup` and `POST /login`, with the passwords hashed and
+//! checked by auth-api.
+//!
+//! It finds auth through `AUTH_ADDRESS` or Kubernetes' service variables; users live in an
+//! append-only JSON-lines file in `USERS_FOLDER`.
+//!
+//! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
+//! `src/routes/tests.rs`.
 
+mod config;
 mod domain;
 mod error;
 mod routes;
 mod users;
 
-use kub_common::{
-    auth_client::AuthClient,
-    config::{ConfigError, Lookup, PodIdentity, ServiceConfig},
-    metrics::Metrics,
-    network::NetworkInfo,
-    store::{JsonLinesStore, StoreError},
-};
+use std::error::Error;
 
-pub use domain::{Credentials, Email, Password};
+use kub_http::metrics::Metrics;
+use kub_public::{auth_client::AuthClient, network::NetworkInfo};
+use kub_store::JsonLinesStore;
+
+pub use config::Config;
+pub use domain::{Credentials, Email, MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES, Password};
 pub use error::UsersError;
 pub use routes::router;
 pub use users::{User, Users};
@@ -25,41 +30,33 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_FOLDER: &str = "users";
 pub const USERS_FILE: &str = "users.jsonl";
 
-pub type Config = ServiceConfig;
-
-/// `AUTH_ADDRESS` / `AUTH_SERVICE_SERVICE_HOST`, and `USERS_FOLDER`.
-pub fn config_from_env(env: Lookup) -> Result<Config, ConfigError> {
-    ServiceConfig::from_env(env, "USERS_FOLDER", DEFAULT_FOLDER)
-}
-
 #[derive(Clone)]
 pub struct AppState {
     pub auth: AuthClient,
     pub metrics: Metrics,
-    pub pod: PodIdentity,
+    pub network: NetworkInfo,
     pub users: JsonLinesStore<Users>,
 }
 
 impl AppState {
-    pub async fn open(config: &Config) -> Result<Self, StoreError> {
+    /// Finds auth (one clear error if it cannot) and opens the store.
+    pub async fn open(config: &Config) -> Result<Self, Box<dyn Error + Send + Sync>> {
+        let address = config.auth.resolve()?;
         let metrics = Metrics::new();
         let users = JsonLinesStore::<Users>::open(&config.folder, USERS_FILE).await?;
         let counted = users.clone();
         metrics.track_stored("users", move || counted.read(|users| users.len()));
+        let auth = AuthClient::new(&address, metrics.clone());
+        let network = NetworkInfo {
+            service: SERVICE,
+            auth: auth.clone(),
+            pod: config.serve.pod.clone(),
+        };
         Ok(Self {
-            auth: AuthClient::new(&config.auth, metrics.clone()),
+            auth,
             metrics,
-            pod: config.pod.clone(),
+            network,
             users,
         })
-    }
-
-    /// What `GET /network` shows.
-    pub fn network(&self) -> NetworkInfo {
-        NetworkInfo {
-            service: SERVICE,
-            auth: self.auth.clone(),
-            pod: self.pod.clone(),
-        }
     }
 }

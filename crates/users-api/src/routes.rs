@@ -1,10 +1,13 @@
+//! users-api's routes: `POST /signup`, `POST /login`, `GET /readyz` (their errors:
+//! [`UsersError`]; their tests: `routes/tests.rs`).
+
 use axum::{Router, extract::State, http::StatusCode, response::Response};
-use kub_common::{
-    auth_client::RequestId,
-    error::{ApiJson, ErrorBody},
-    server::{public_service, readiness},
-    store::AppendError,
+use kub_http::{
+    errors::{ApiJson, ErrorBody},
+    probes::readiness,
+    request_id::RequestId,
 };
+use kub_public::public_service;
 use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -30,7 +33,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(readyz))
         .with_state(state.clone())
         .split_for_parts();
-    public_service(documented, state.network(), state.metrics)
+    public_service(documented, state.network, state.metrics)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -71,14 +74,7 @@ async fn signup(
         email: credentials.email,
         password_hash,
     };
-    let user = state
-        .users
-        .append(draft)
-        .await
-        .map_err(|error| match error {
-            AppendError::Conflict(_) => UsersError::EmailTaken,
-            AppendError::Storage(failure) => UsersError::Storage(failure),
-        })?;
+    let user = state.users.append(draft).await?;
     tracing::info!(user_id = %user.id, "user created");
     let created = Message {
         message: "User created!".into(),
@@ -132,3 +128,6 @@ async fn login(
 async fn readyz(State(state): State<AppState>) -> Response {
     readiness(state.users.readiness().await)
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use kub_common::store::Collection;
+use kub_store::Collection;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 

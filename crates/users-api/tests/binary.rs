@@ -1,6 +1,6 @@
 //! The real users-api binary: how it refuses to start without a way to find auth.
 
-use kub_common::testing::{run, single_error_line};
+use test_support::{run, single_error_line};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_users-api");
 

@@ -1,0 +1,84 @@
+//! The middleware around every service's routes, and the routes every service has.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    body::Body,
+    error_handling::HandleErrorLayer,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request, StatusCode},
+    middleware,
+    response::Response,
+    routing::get,
+};
+use tower::{BoxError, ServiceBuilder};
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tracing::{Level, Span};
+
+use crate::{
+    errors::{error_response, method_not_allowed, route_not_found},
+    metrics::{Metrics, metrics_endpoint, track_requests},
+    probes::alive,
+    request_id::REQUEST_ID_HEADER,
+};
+
+/// Largest request body any route accepts; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest a request may take end to end; longer ones get 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Adds what every service needs around its routes: `GET /healthz` and `GET /metrics`,
+/// JSON 404/405, a request id (kept from the caller or generated, echoed in the response),
+/// one log span per request carrying that id, request metrics, a timeout and a body limit.
+pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    router
+        .route("/healthz", get(alive))
+        .merge(
+            Router::new()
+                .route("/metrics", get(metrics_endpoint))
+                .with_state(metrics.clone()),
+        )
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(middleware::from_fn_with_state(metrics, track_requests))
+                .layer(HandleErrorLayer::new(request_timed_out))
+                .timeout(REQUEST_TIMEOUT)
+                .layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+        )
+}
+
+/// The path only: query strings and headers (tokens!) stay out of logs.
+fn request_span(request: &Request<Body>) -> Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+}
+
+async fn request_timed_out(error: BoxError) -> Response {
+    if error.is::<tower::timeout::error::Elapsed>() {
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The request took too long.",
+        )
+    } else {
+        tracing::error!(%error, "middleware error");
+        error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
+    }
+}

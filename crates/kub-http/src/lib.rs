@@ -1,0 +1,22 @@
+//! What all three services run on: the middleware around every route, JSON errors, probes,
+//! metrics, logs, settings from flags and the environment, and a draining shutdown.
+//!
+//! - [`layers`]: request ids, one log span per request, metrics, timeout, body limit, and the
+//!   JSON 404/405 every router gets ([`layers::with_common_layers`]).
+//! - [`errors`]: the `{"message": …}` body, and extractors whose rejections use it.
+//! - [`probes`]: `GET /healthz` and the `GET /readyz` answer.
+//! - [`request_id`]: the `x-request-id` header, kept or made, and forwarded.
+//! - [`metrics`]: `GET /metrics` in Prometheus text format.
+//! - [`settings`]: the flags every binary shares (each with its environment variable), and
+//!   one-line start-up errors.
+//! - [`telemetry`]: human or JSON logs.
+//! - [`serve`]: serving until SIGTERM, then draining; the `healthcheck` subcommand.
+
+pub mod errors;
+pub mod layers;
+pub mod metrics;
+pub mod probes;
+pub mod request_id;
+pub mod serve;
+pub mod settings;
+pub mod telemetry;

@@ -1,0 +1,171 @@
+//! `GET /metrics` in Prometheus text format: requests by route and status, latency
+//! histograms, calls to auth, and how many records each store holds. One registry per
+//! service instance, so in-process tests with three services keep their numbers apart.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+type StoredCount = Arc<dyn Fn() -> usize + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    request_seconds: HistogramVec,
+    auth_call_seconds: HistogramVec,
+    auth_call_failures: IntCounterVec,
+    stored: IntGaugeVec,
+    stored_sources: Arc<std::sync::Mutex<Vec<(&'static str, StoredCount)>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to answer, by route and method.",
+            ),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        let auth_call_seconds = HistogramVec::new(
+            HistogramOpts::new("auth_call_duration_seconds", "Calls to auth-api, by route."),
+            &["call"],
+        )
+        .expect("valid metric");
+        let auth_call_failures = IntCounterVec::new(
+            Opts::new(
+                "auth_call_failures_total",
+                "Calls to auth-api that failed, by route and reason.",
+            ),
+            &["call", "reason"],
+        )
+        .expect("valid metric");
+        let stored = IntGaugeVec::new(
+            Opts::new("stored_records", "Records in the store."),
+            &["kind"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_seconds.clone()),
+            Box::new(auth_call_seconds.clone()),
+            Box::new(auth_call_failures.clone()),
+            Box::new(stored.clone()),
+        ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            auth_call_seconds,
+            auth_call_failures,
+            stored,
+            stored_sources: Arc::default(),
+        }
+    }
+
+    /// Reports `count()` as `stored_records{kind}` at every scrape.
+    pub fn track_stored(
+        &self,
+        kind: &'static str,
+        count: impl Fn() -> usize + Send + Sync + 'static,
+    ) {
+        self.stored_sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((kind, Arc::new(count)));
+    }
+
+    pub fn observe_auth_call(&self, call: &str, seconds: f64, failure: Option<&str>) {
+        self.auth_call_seconds
+            .with_label_values(&[call])
+            .observe(seconds);
+        if let Some(reason) = failure {
+            self.auth_call_failures
+                .with_label_values(&[call, reason])
+                .inc();
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let sources = self
+            .stored_sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for (kind, count) in sources {
+            self.stored
+                .with_label_values(&[kind])
+                .set(i64::try_from(count()).unwrap_or(i64::MAX));
+        }
+        let mut text = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut text);
+        String::from_utf8(text).unwrap_or_default()
+    }
+}
+
+/// Counts and times every request. Unmatched paths share one label, so a scan of random URLs
+/// cannot blow up the number of series.
+pub async fn track_requests(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // Both clones are cheap: MatchedPath holds an Arc<str>, standard methods hold no data.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = request.method().clone();
+    let method = method.as_str();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .request_seconds
+        .with_label_values(&[route, method])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[route, method, response.status().as_str()])
+        .inc();
+    response
+}
+
+/// `GET /metrics`
+#[cfg_attr(feature = "openapi", utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format.", content_type = "text/plain"))))]
+pub async fn metrics_endpoint(State(metrics): State<Metrics>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,192 @@
+//! Serving until SIGTERM, then draining; and the `healthcheck` subcommand.
+
+use std::{
+    io,
+    net::{Ipv4Addr, SocketAddr},
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::State,
+    http::{HeaderValue, Request, StatusCode, header::CONNECTION},
+    middleware::{self, Next},
+    response::Response,
+};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::oneshot,
+    task::JoinHandle,
+};
+
+use crate::errors::error_response;
+
+/// Serves `router` on `0.0.0.0:port` until SIGTERM or SIGINT, then drains: for `drain`,
+/// `/readyz` answers 503 while every other route keeps serving (with `Connection: close`, so
+/// keep-alive clients reconnect elsewhere); only then does the listener close and in-flight
+/// requests finish. Exit code 0 after a clean stop, 1 (with one line on stderr) otherwise.
+///
+/// Why wait: Kubernetes removes a terminating Pod from its Service's endpoints at the same
+/// moment it sends SIGTERM, and kube-proxy on every node needs a moment to stop routing new
+/// connections to it. A process that closed its listener at once would refuse those.
+pub async fn serve(service: &str, port: u16, drain: Duration, router: Router) -> ExitCode {
+    match serve_until_signal(service, port, drain, router).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{service}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_until_signal(
+    service: &str,
+    port: u16,
+    drain: Duration,
+    router: Router,
+) -> io::Result<()> {
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let listener = TcpListener::bind(addr).await.map_err(|error| {
+        io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
+    })?;
+    tracing::info!(%addr, ?drain, "{service} listening");
+    let draining = Arc::new(AtomicBool::new(false));
+    let router = router.layer(middleware::from_fn_with_state(
+        draining.clone(),
+        refuse_readiness_while_draining,
+    ));
+    let shutdown = async move {
+        shutdown_signal().await;
+        if !drain.is_zero() {
+            draining.store(true, Ordering::Relaxed);
+            tracing::info!(
+                ?drain,
+                "not ready; serving on while the Pod leaves its Services"
+            );
+            tokio::time::sleep(drain).await;
+        }
+        tracing::info!("closing the listener, finishing in-flight requests");
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("{service} stopped");
+    Ok(())
+}
+
+async fn refuse_readiness_while_draining(
+    State(draining): State<Arc<AtomicBool>>,
+    request: Request<Body>,
+    next: Next,
+) -> Response {
+    if !draining.load(Ordering::Relaxed) {
+        return next.run(request).await;
+    }
+    let mut response = if request.uri().path() == "/readyz" {
+        error_response(StatusCode::SERVICE_UNAVAILABLE, "Not ready: shutting down.")
+    } else {
+        next.run(request).await
+    };
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Resolves on SIGTERM (what Kubernetes and Docker send) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// `<binary> healthcheck`: GET `http://127.0.0.1:<port>/healthz` within 2 s; exit 0 on a 200.
+/// A plain HTTP/1.1 exchange on a socket: the status line is all it needs to read.
+pub async fn healthcheck(port: u16) -> ExitCode {
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    match tokio::time::timeout(Duration::from_secs(2), status_of_get(port, "/healthz")).await {
+        Ok(Ok(200)) => ExitCode::SUCCESS,
+        Ok(Ok(status)) => {
+            eprintln!("{url} answered {status}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(error)) => {
+            eprintln!("{url}: {error}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("{url}: no answer within 2 s");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn status_of_get(port: u16, path: &str) -> io::Result<u16> {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = [0u8; 12]; // "HTTP/1.1 200"
+    stream.read_exact(&mut head).await?;
+    std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|status| status.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP answer"))
+}
+
+/// A service serving in the background until [`RunningServer::stop`]; what tests and the
+/// dev stack use.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl RunningServer {
+    pub async fn start(addr: SocketAddr, router: Router) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Self { addr, stop, task })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Graceful: in-flight requests finish first.
+    pub async fn stop(self) -> io::Result<()> {
+        let _ = self.stop.send(());
+        self.task.await.map_err(io::Error::other)?
+    }
+}

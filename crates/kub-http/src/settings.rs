@@ -1,0 +1,171 @@
+//! The settings all three binaries share, as flags that each have an environment variable
+//! (clap), and how a binary reads its settings: blank means unset, errors are one line.
+
+use std::{fmt::Display, process::ExitCode, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The subcommand every binary has.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// GET this service's own /healthz and exit 0 if it answers 200, else 1 (images have no
+    /// curl; Docker's HEALTHCHECK runs this).
+    Healthcheck,
+}
+
+/// How a service runs: logs, Pod identity, shutdown.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Running")]
+pub struct ServeSettings {
+    /// After SIGTERM, keep serving this long, answering /readyz with 503, before closing the
+    /// listener: the time Kubernetes needs to stop routing new connections here.
+    #[arg(long, env = "SHUTDOWN_DELAY", default_value = "0", value_parser = parse_delay)]
+    pub shutdown_delay: Duration,
+    #[command(flatten)]
+    pub log: LogSettings,
+    #[command(flatten)]
+    pub pod: PodIdentity,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (colours only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogSettings {
+    /// Log line format.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        ignore_case = true,
+        default_value_t
+    )]
+    pub log_format: LogFormat,
+    /// Which logs to keep, e.g. `debug,hyper=info` (tracing's EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+/// Who this process is inside Kubernetes, from the downward-API variables the manifests
+/// pass. Outside Kubernetes each is absent, and shown as absent, never invented.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+#[command(
+    next_help_heading = "Kubernetes downward API (logged at start-up, shown by GET /network)"
+)]
+pub struct PodIdentity {
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub pod_namespace: Option<String>,
+    #[arg(long, env = "POD_IP")]
+    pub pod_ip: Option<String>,
+    #[arg(long, env = "NODE_NAME")]
+    pub node_name: Option<String>,
+}
+
+impl PodIdentity {
+    /// The start-up log line: which service, and where it runs.
+    pub fn log_starting(&self, service: &str) {
+        tracing::info!(
+            pod_name = self.pod_name.as_deref().unwrap_or("-"),
+            pod_namespace = self.pod_namespace.as_deref().unwrap_or("-"),
+            pod_ip = self.pod_ip.as_deref().unwrap_or("-"),
+            node_name = self.node_name.as_deref().unwrap_or("-"),
+            "{service} starting"
+        );
+    }
+}
+
+/// Reads `C` from the command line and the environment, the way every binary does:
+/// - an environment variable set to a blank value counts as unset, as an `env:` entry with
+///   `value: ""` in a manifest means "nothing here";
+/// - `--help` and `--version` print and exit 0;
+/// - anything wrong is one line on stderr, `<binary>: <what is wrong>`, and exit code 2.
+pub fn parse_or_exit<C: Parser>() -> C {
+    let mut command = C::command();
+    let blank: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| {
+            arg.get_env()
+                .and_then(std::env::var_os)
+                .is_some_and(|value| value.to_string_lossy().trim().is_empty())
+        })
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    for id in blank {
+        command = command.mut_arg(id, |arg| arg.env(None));
+    }
+    let name = command.get_name().to_owned();
+    let parsed = command
+        .try_get_matches()
+        .and_then(|mut matches| C::from_arg_matches_mut(&mut matches));
+    match parsed {
+        Ok(config) => config,
+        Err(error) if !error.use_stderr() => error.exit(),
+        Err(error) => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            eprintln!("{name}: {}", first.trim_start_matches("error: "));
+            std::process::exit(2);
+        }
+    }
+}
+
+/// A start-up step failed: one line on stderr, exit code 1.
+pub fn startup_failed(service: &str, error: &dyn Display) -> ExitCode {
+    eprintln!("{service}: {error}");
+    ExitCode::FAILURE
+}
+
+/// A TCP port, 1 to 65535.
+pub fn parse_port(value: &str) -> Result<u16, String> {
+    match value.trim().parse::<u16>() {
+        Ok(port) if port != 0 => Ok(port),
+        _ => Err("expected a port number from 1 to 65535".into()),
+    }
+}
+
+/// A positive duration written as `90s`, `15m`, `1h` or a bare number of seconds.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    match parse_delay(value) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err("expected a positive duration such as `3600`, `90s`, `15m` or `1h`".into()),
+    }
+}
+
+/// Like [`parse_duration`], and `0` too.
+pub fn parse_delay(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    value
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .or_else(|_| humantime::parse_duration(value))
+        .map_err(|_| "expected a duration such as `0`, `5`, `90s` or `1m`".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_and_durations_parse_or_explain() {
+        assert_eq!(parse_port("9000"), Ok(9000));
+        for bad in ["0", "-1", "65536", "eighty"] {
+            assert!(parse_port(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        for bad in ["0", "0s", "soon", "-5"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_delay("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_delay("5s"), Ok(Duration::from_secs(5)));
+    }
+}

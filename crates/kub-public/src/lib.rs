@@ -1,0 +1,33 @@
+//! What the two public services, users-api and tasks-api, share: finding auth the lesson's
+//! three ways, calling it, and the routes that show how (`GET /network`, `GET /openapi.json`).
+//!
+//! - [`auth_address`]: `AUTH_ADDRESS`, or the `AUTH_SERVICE_SERVICE_HOST` Kubernetes injects.
+//! - [`auth_client`]: the typed client, with a base URL and short timeouts.
+//! - [`network`]: `GET /network`: how this service found auth, and where this Pod runs.
+//! - [`openapi`]: `GET /openapi.json`, the service's routes plus the shared ones.
+
+pub mod auth_address;
+pub mod auth_client;
+pub mod network;
+pub mod openapi;
+
+use axum::Router;
+use kub_http::{layers::with_common_layers, metrics::Metrics};
+
+use crate::{
+    network::{NetworkInfo, network_routes},
+    openapi::openapi_routes,
+};
+
+/// A public service: its documented routes, plus `GET /network`, `GET /openapi.json` (its
+/// document completed with the shared routes) and the common layers.
+pub fn public_service(
+    (routes, api): (Router, utoipa::openapi::OpenApi),
+    network: NetworkInfo,
+    metrics: Metrics,
+) -> Router {
+    let routes = routes
+        .merge(network_routes(network))
+        .merge(openapi_routes(api));
+    with_common_layers(routes, metrics)
+}

@@ -1,0 +1,90 @@
+//! Calling a router in-process, as axum's `testing` example does: one request through
+//! `tower::ServiceExt::oneshot`, no socket, and the answer read back as JSON.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// What came back: the status, the headers and the body (JSON, or a JSON string of the text).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// A request with an optional JSON body and bearer token.
+pub fn request(
+    method: Method,
+    path: &str,
+    json: Option<&Value>,
+    token: Option<&str>,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match json {
+        Some(json) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .expect("a valid request")
+}
+
+/// Sends `request` through a clone of `router`.
+pub async fn send(router: &Router, request: Request<Body>) -> Answer {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("routers are infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Answer {
+    /// Asserts the status and that the body is JSON `{"message": <non-empty string>}` and
+    /// nothing else; returns the message.
+    pub fn expect_error(&self, status: StatusCode) -> String {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        assert_eq!(
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .map(|value| value.as_bytes()),
+            Some(&b"application/json"[..]),
+            "{:?}",
+            self.body
+        );
+        let message = self.body["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message in {}", self.body));
+        assert!(!message.is_empty());
+        assert_eq!(
+            self.body.as_object().map(|body| body.len()),
+            Some(1),
+            "only a message: {}",
+            self.body
+        );
+        message.to_owned()
+    }
+}

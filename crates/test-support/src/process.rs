@@ -1,0 +1,96 @@
+//! Running a service's real binary, as a container would: an empty environment plus the
+//! variables given, signals, deadlines, and what it printed.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, ExitStatus, Output, Stdio},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// The binary with an empty environment plus `vars`: exactly what a container would get.
+pub fn command(binary: &str, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary);
+    command.env_clear().envs(vars.iter().copied());
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
+/// Runs to completion (within 20 s) and returns what it printed.
+pub fn run(binary: &str, vars: &[(&str, &str)]) -> Output {
+    let child = command(binary, vars).spawn().expect("the binary starts");
+    wait_with_deadline(child, Duration::from_secs(20))
+}
+
+/// Waits until `GET http://127.0.0.1:<port><path>` answers 200.
+pub fn wait_until_ok(port: u16, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if http_status(port, path) == Some(200) {
+            return;
+        }
+        sleep(Duration::from_millis(50));
+    }
+    panic!("127.0.0.1:{port}{path} never answered 200");
+}
+
+/// The status of a plain `GET`, or `None` if nothing answers.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Sends SIGTERM, as Kubernetes and Docker do.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+pub fn wait_with_deadline(mut child: Child, deadline: Duration) -> Output {
+    let started = Instant::now();
+    loop {
+        if let Some(_status) = child.try_wait().expect("try_wait") {
+            return child.wait_with_output().expect("output");
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "still running after {deadline:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+/// The one line a failed start-up printed, checked to be exactly one line.
+pub fn single_error_line(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    assert_eq!(stderr.lines().count(), 1, "one clear line, got: {stderr:?}");
+    stderr
+}
+
+pub fn exited_cleanly(status: ExitStatus) -> bool {
+    status.code() == Some(0)
+}

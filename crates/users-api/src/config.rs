@@ -1,0 +1,42 @@
+//! users-api's settings: each a flag with its environment variable (`users-api --help`).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use kub_http::settings::{Command, ServeSettings, parse_port};
+use kub_public::auth_address::AuthAddressSettings;
+
+use crate::{DEFAULT_FOLDER, DEFAULT_PORT};
+
+/// users-api: the lesson's POST /signup and POST /login. Passwords are hashed and checked by
+/// auth-api; users are kept in an append-only file.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "users-api", version)]
+pub struct Config {
+    /// Port to listen on, on all interfaces.
+    #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port)]
+    pub port: u16,
+    /// Folder of users.jsonl, created if missing (relative to the working directory).
+    #[arg(long = "users-folder", env = "USERS_FOLDER", default_value = DEFAULT_FOLDER)]
+    pub folder: PathBuf,
+    #[command(flatten)]
+    pub auth: AuthAddressSettings,
+    #[command(flatten)]
+    pub serve: ServeSettings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+impl Config {
+    /// Auth at `auth_address` (as `AUTH_ADDRESS`), users in `folder`, defaults otherwise:
+    /// how dev-stack and the tests run users-api.
+    pub fn wired(auth_address: &str, folder: PathBuf) -> Self {
+        Self {
+            port: DEFAULT_PORT,
+            folder,
+            auth: AuthAddressSettings::at(auth_address),
+            serve: ServeSettings::default(),
+            command: None,
+        }
+    }
+}
