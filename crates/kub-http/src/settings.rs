@@ -86,7 +86,8 @@ impl PodIdentity {
 /// - an environment variable set to a blank value counts as unset, as an `env:` entry with
 ///   `value: ""` in a manifest means "nothing here";
 /// - `--help` and `--version` print and exit 0;
-/// - anything wrong is one line on stderr, `<binary>: <what is wrong>`, and exit code 2.
+/// - a wrong value is one line on stderr, `<binary>: <what is wrong>`, and exit code 1 (a
+///   configuration error, like every other start-up error); an unknown argument exits 2.
 pub fn parse_or_exit<C: Parser>() -> C {
     let mut command = C::command();
     let blank: Vec<clap::Id> = command
@@ -112,7 +113,11 @@ pub fn parse_or_exit<C: Parser>() -> C {
             let rendered = error.render().to_string();
             let first = rendered.lines().next().unwrap_or_default();
             eprintln!("{name}: {}", first.trim_start_matches("error: "));
-            std::process::exit(2);
+            let wrong_value = matches!(
+                error.kind(),
+                clap::error::ErrorKind::InvalidValue | clap::error::ErrorKind::ValueValidation
+            );
+            std::process::exit(if wrong_value { 1 } else { 2 });
         }
     }
 }

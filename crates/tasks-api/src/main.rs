@@ -11,7 +11,7 @@ use tasks_api::{AppState, Config, SERVICE, router};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // 1. Settings: flags and environment (`tasks-api --help`); one line and exit 2 if wrong.
+    // 1. Settings: flags and environment (`tasks-api --help`); one line and exit 1 if wrong.
     let config: Config = parse_or_exit();
     if let Some(Command::Healthcheck) = config.command {
         return healthcheck(config.port).await;
