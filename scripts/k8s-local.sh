@@ -6,7 +6,7 @@
 # package with Debian's Go. No registry is used: images go in with `load-images`. Needs root.
 #
 #   scripts/k8s-local.sh build              compile once (~15 min on 2 cores); cached, then a no-op
-#   scripts/k8s-local.sh up                 start it all and wait for the node (~25 s)
+#   scripts/k8s-local.sh up                 start it all and wait for the node (~20 s)
 #   scripts/k8s-local.sh load-images IMG..  `docker save` the images into the cluster's containerd
 #   scripts/k8s-local.sh kubectl ARGS..     kubectl 1.20 with the cluster's admin kubeconfig
 #   scripts/k8s-local.sh env                prints `export KUBECONFIG=…`

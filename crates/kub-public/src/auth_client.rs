@@ -58,9 +58,10 @@ pub struct AuthClient {
 }
 
 impl AuthClient {
-    /// A client for `address`; logs which source gave it, as the lesson wants to see.
-    pub fn new(address: &AuthAddress, metrics: Metrics) -> Self {
+    /// `service`'s client for `address`; logs which source gave it, as the lesson wants to see.
+    pub fn new(service: &'static str, address: &AuthAddress, metrics: Metrics) -> Self {
         tracing::info!(
+            service,
             source = %address.source,
             value = %address.raw,
             base_url = %address.base_url,

@@ -1,17 +1,26 @@
 //! Every setting the binaries read is documented, and nothing else is: the environment
-//! variables of their clap settings (what `--help` lists) against the configuration table.
+//! variables and flags of their clap settings (what `--help` lists) against the
+//! configuration table.
 
 use std::{collections::BTreeSet, path::Path};
 
+use clap::CommandFactory;
 use manifest_check::BINARIES;
+
+fn table_rows() -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let text = std::fs::read_to_string(&path).expect("docs/configuration.md");
+    text.lines()
+        .filter(|line| line.starts_with("| `"))
+        .map(String::from)
+        .collect()
+}
 
 /// The `NAME`s in the first column of the configuration table (`| `NAME` | … |`, several
 /// names in one cell allowed, `_PORT`-style suffixes expanded from the name before them).
 fn documented() -> BTreeSet<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
-    let text = std::fs::read_to_string(&path).expect("docs/configuration.md");
     let mut names = BTreeSet::new();
-    for line in text.lines().filter(|line| line.starts_with("| `")) {
+    for line in table_rows() {
         let cell = line.split('|').nth(1).unwrap_or_default();
         let mut previous = String::new();
         for name in cell.split('`').skip(1).step_by(2) {
@@ -52,4 +61,50 @@ fn the_configuration_table_lists_exactly_what_the_binaries_read() {
         "read but not in docs/configuration.md: {undocumented:?}; \
          documented but read by no binary: {unknown:?}"
     );
+}
+
+/// `(variable, flag)` for every argument of every binary that has a variable.
+fn flags_of<C: CommandFactory>() -> BTreeSet<(String, String)> {
+    C::command()
+        .get_arguments()
+        .filter_map(|arg| {
+            let env = arg.get_env()?.to_string_lossy().into_owned();
+            Some((env, format!("--{}", arg.get_long()?)))
+        })
+        .collect()
+}
+
+#[test]
+fn each_row_names_the_flags_of_its_variables() {
+    let flags: BTreeSet<(String, String)> = [
+        flags_of::<auth_api::Config>(),
+        flags_of::<users_api::Config>(),
+        flags_of::<tasks_api::Config>(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for line in table_rows() {
+        let cells: Vec<&str> = line.split('|').collect();
+        let in_cell = |cell: &str| -> BTreeSet<String> {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .map(String::from)
+                .collect()
+        };
+        let documented_flags: BTreeSet<String> = in_cell(cells[2]);
+        let variables = in_cell(cells[1]);
+        let expected: BTreeSet<String> = flags
+            .iter()
+            .filter(|(env, _)| {
+                variables.contains(env)
+                    || variables
+                        .iter()
+                        .any(|name| name.starts_with('_') && env.ends_with(name.as_str()))
+            })
+            .map(|(_, flag)| flag.clone())
+            .collect();
+        assert_eq!(documented_flags, expected, "{line}");
+    }
 }

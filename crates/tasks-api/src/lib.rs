@@ -45,7 +45,7 @@ impl AppState {
         let tasks = JsonLinesStore::<Tasks>::open(&config.folder, TASKS_FILE).await?;
         let counted = tasks.clone();
         metrics.track_stored("tasks", move || counted.read(|tasks| tasks.len()));
-        let auth = AuthClient::new(&address, metrics.clone());
+        let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,
             auth: auth.clone(),

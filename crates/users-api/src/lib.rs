@@ -46,7 +46,7 @@ impl AppState {
         let users = JsonLinesStore::<Users>::open(&config.folder, USERS_FILE).await?;
         let counted = users.clone();
         metrics.track_stored("users", move || counted.read(|users| users.len()));
-        let auth = AuthClient::new(&address, metrics.clone());
+        let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,
             auth: auth.clone(),
