@@ -218,6 +218,12 @@ def deleted_auth_pod_gives_503_then_heals(cluster, urls, token):
     check("final: ... without restarting users or tasks", after == before, f"{before} -> {after}")
 
 
+# A client in a loop, about as fast as `while true; do curl …; done`. Unpaced, one Python loop
+# takes a whole core on a 2-core machine, starving kube-proxy of the CPU it needs to follow the
+# rollout: a test of the machine, not of the drain.
+LOOP_PAUSE = 0.01
+
+
 def rollout_under_load(cluster, deployment, request, expected):
     """`kubectl rollout restart` while a client loops on `request`; every answer must be
     `expected`. New connection per request, as curl in a loop."""
@@ -235,6 +241,7 @@ def rollout_under_load(cluster, deployment, request, expected):
             counts["ok" if good else "failed"] += 1
             if not good and len(failures) < 5:
                 failures.append(f"{status} {body}")
+            time.sleep(LOOP_PAUSE)
 
     client = threading.Thread(target=loop)
     client.start()
