@@ -1,11 +1,13 @@
 """What scripts/k8s-e2e.py needs to drive a cluster and the services in it: kubectl (and helm)
-calls, and HTTP calls over a new connection each, as curl in a loop makes them."""
+calls, and waits on the services (HTTP through service_kit.call: a new connection each time, as
+curl in a loop makes them)."""
 
-import http.client
 import json
 import secrets
 import subprocess
 import time
+
+from service_kit import call, poll
 
 NAMESPACE = "default"
 PART_OF = "app.kubernetes.io/part-of=kub-network"
@@ -61,51 +63,17 @@ class Cluster:
                  f"--from-literal=JWT_SECRET={secrets.token_hex(32)}")
 
 
-def call(method, url, body=None, token=None, timeout=5.0):
-    """(status, JSON body) over a new connection; raises OSError when nothing answers."""
-    host, _, path = url.removeprefix("http://").partition("/")
-    connection = http.client.HTTPConnection(host, timeout=timeout)
-    headers = {"Connection": "close"}
-    data = None
-    if body is not None:
-        data = json.dumps(body)
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        connection.request(method, "/" + path, body=data, headers=headers)
-        response = connection.getresponse()
-        raw = response.read()
-        try:
-            return response.status, json.loads(raw or b"null")
-        except ValueError:
-            return response.status, raw.decode(errors="replace")
-    finally:
-        connection.close()
-
-
 def wait_answering(url, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if call("GET", f"{url}/readyz", timeout=2)[0] == 200:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.3)
-    return False
+    """Until the service's GET /readyz answers 200."""
+    return poll(lambda: call("GET", f"{url}/readyz", timeout=2)[0] == 200, timeout)
 
 
 def wait_auth_reachable(url, timeout=30):
     """Until the service's GET /network says auth answers: a Pod being Ready is not yet enough,
     kube-proxy programs the Service's new endpoint a moment later."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            status, network = call("GET", f"{url}/network", timeout=3)
-            if status == 200 and network["auth"]["reachable"]:
-                return True
-        except OSError:
-            pass
-        time.sleep(0.3)
-    return False
+
+    def reachable():
+        status, network = call("GET", f"{url}/network", timeout=3)
+        return status == 200 and network["auth"]["reachable"]
+
+    return poll(reachable, timeout)

@@ -13,8 +13,9 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(method, url, body=None, token=None):
-    """(status, decoded JSON body); HTTP errors are answers too, not exceptions."""
+def call(method, url, body=None, token=None, timeout=10):
+    """(status, body decoded from JSON, or its text when it is not JSON), over a new connection;
+    HTTP errors are answers too, not exceptions. Raises OSError when nothing answers."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
@@ -22,20 +23,33 @@ def call(method, url, body=None, token=None):
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, decoded(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, decoded(error.read())
+
+
+def decoded(raw):
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def poll(predicate, timeout, every=0.3):
+    """Until `predicate()` is true (an OSError counts as not yet); whether it became true."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if predicate():
+                return True
+        except OSError:
+            pass
+        time.sleep(every)
+    return False
 
 
 def wait_ready(port, seconds=20):
     """Until GET /readyz on the port answers 200; exits the script if it never does."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            if call("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    sys.exit(f"FAIL nothing ready on 127.0.0.1:{port}")
+    if not poll(lambda: call("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200, seconds, 0.05):
+        sys.exit(f"FAIL nothing ready on 127.0.0.1:{port}")

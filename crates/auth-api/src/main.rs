@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
     // 1. Settings: flags and environment (`auth-api --help`); one line and exit 1 if wrong.
     let config: Config = parse_or_exit();
     if let Some(Command::Healthcheck) = config.command {
-        return healthcheck(config.port).await;
+        return healthcheck(config.port);
     }
     // 2. Logs.
     telemetry::init(&config.serve.log);

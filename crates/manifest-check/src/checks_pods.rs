@@ -159,7 +159,7 @@ impl Model<'_> {
             .get(binary.name)
             .cloned()
             .unwrap_or_default();
-        for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+        for (probe, path) in PROBES {
             let get = &container.spec[probe]["httpGet"];
             if get.is_null() {
                 self.fail(CHECK_PROBES, format!("{at}: no {probe}.httpGet"));

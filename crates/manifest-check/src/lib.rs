@@ -49,6 +49,10 @@ pub const CHECK_VOLUMES: &str = "volumes";
 pub const CHECK_PROBES: &str = "probes";
 pub const CHECK_NETWORK_POLICY: &str = "network-policy";
 
+/// The probe every container must have, and the path it must GET.
+pub const PROBES: [(&str, &str); 2] =
+    [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")];
+
 /// A container of a Deployment's Pod template, with what its binary makes of it.
 #[derive(Debug, Clone)]
 struct Container<'a> {

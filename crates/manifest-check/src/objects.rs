@@ -84,9 +84,9 @@ pub struct Repo {
 
 impl Repo {
     pub async fn load(root: &Path) -> Result<Self, String> {
-        let probes: BTreeSet<String> = ["/healthz", "/readyz", "/metrics"]
-            .into_iter()
-            .map(String::from)
+        let probes: BTreeSet<String> = crate::PROBES
+            .iter()
+            .map(|(_, path)| (*path).to_owned())
             .collect();
         let routes = crate::served_routes(&probes).await;
         let mut files = vec![root.join("README.md"), root.join("kubernetes/README.md")];

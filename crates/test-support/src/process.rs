@@ -44,17 +44,7 @@ pub fn wait_until_ok(port: u16, path: &str) {
 
 /// The status of a plain `GET`, or `None` if nothing answers.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    kub_http::serve::status_of_get(port, path, Duration::from_secs(5)).ok()
 }
 
 /// Sends SIGTERM, as Kubernetes and Docker do.
