@@ -1,5 +1,5 @@
-"""What scripts/k8s-e2e.py needs to drive a cluster and the services in it: kubectl (and helm)
-calls, and waits on the services (HTTP through service_kit.call: a new connection each time, as
+"""What scripts/k8s-e2e.py needs to drive a cluster and the services in it: one PASS/FAIL line
+per check, kubectl (and helm) calls, and waits on the services (HTTP through service_kit.call: a new connection each time, as
 curl in a loop makes them)."""
 
 import json
@@ -10,6 +10,22 @@ import time
 from service_kit import call, poll
 
 NAMESPACE = "default"
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def check(name, ok, detail=""):
+    RESULTS["passed" if ok else "failed"] += 1
+    print(f"{'PASS' if ok else 'FAIL'}  {name}{': ' + detail if detail else ''}", flush=True)
+    return ok
+
+
+def note(text):
+    print(f"      {text}", flush=True)
+
+
+def is_error_json(body):
+    return isinstance(body, dict) and isinstance(body.get("message"), str)
+
 PART_OF = "app.kubernetes.io/part-of=kub-network"
 
 

@@ -11,7 +11,9 @@ the Helm chart (`helm install`), each on a clean namespace:
   - nothing of auth is reachable from outside the cluster.
 After the final manifests also: a deleted tasks Pod comes back empty (emptyDir), a deleted auth
 Pod gives 503 JSON then heals without restarts, `kubectl rollout restart` under a request loop
-fails no request, and the NetworkPolicies are admitted.
+fails no request, the NetworkPolicies are admitted, a tasks volume filled to its STORE_BUDGET
+answers 507 and is not evicted (its data intact), and without the budget the kubelet does evict
+the Pod and its data (scripts/k8s_volume.py).
 
 Prints one line per check and `k8s-e2e: N passed, N failed`; exits 1 on any failure.
 Needs KUBECONFIG pointing at the cluster, the images already in it, and kubectl (and helm for
@@ -23,9 +25,12 @@ import secrets
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
-from cluster_kit import NAMESPACE, PART_OF, Cluster, call, wait_answering, wait_auth_reachable
+from cluster_kit import (NAMESPACE, PART_OF, RESULTS, Cluster, call, check, is_error_json, note,
+                         wait_answering, wait_auth_reachable)
+from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["1-users-alone", "2-pod-internal", "3-pod-to-pod-clusterip", "4-pod-to-pod-dns"]
@@ -41,27 +46,6 @@ EXPECT = {
     "final": DNS_STAGE,
     "helm": DNS_STAGE,
 }
-
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print(f"{'PASS' if ok else 'FAIL'}  {name}{': ' + detail if detail else ''}", flush=True)
-    return ok
-
-
-def note(text):
-    print(f"      {text}", flush=True)
-
-
-def is_error_json(body):
-    return isinstance(body, dict) and isinstance(body.get("message"), str)
-
 
 def walk_through(scenario, users, tasks):
     """The README's curl steps; returns the token (None where auth is not there yet)."""
@@ -307,16 +291,20 @@ def main():
             tasks = lambda: call("GET", f"{urls['tasks']}/tasks", token=token)
             rollout_under_load(cluster, "tasks-deployment", tasks, 200)
             rollout_under_load(cluster, "auth-deployment", tasks, 200)
+            full_volume_answers_507_without_eviction(cluster, urls)
+            without_budget_the_pod_is_evicted(cluster, urls)
         if "helm" in wanted and args.helm:
             run_scenario(cluster, "helm", install_chart)
         elif "helm" in wanted:
             print("SKIP  helm: no --helm given", flush=True)
     except Exception as error:  # a step that could not even run is a failure, with its reason
+        traceback.print_exc()
         check("the scenario ran to the end", False, str(error))
     finally:
         cluster.clean()
-    print(f"k8s-e2e: {passed} passed, {failed} failed ({time.time() - started:.0f} s)")
-    return 1 if failed else 0
+    print(f"k8s-e2e: {RESULTS['passed']} passed, {RESULTS['failed']} failed "
+          f"({time.time() - started:.0f} s)")
+    return 1 if RESULTS["failed"] else 0
 
 
 if __name__ == "__main__":

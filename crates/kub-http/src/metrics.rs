@@ -1,5 +1,5 @@
 //! `GET /metrics` in Prometheus text format: requests by route and status, latency
-//! histograms, calls to auth, and how many records each store holds. One registry per
+//! histograms, calls to auth, and how many records and bytes each store holds beside its budget. One registry per
 //! service instance, so in-process tests with three services keep their numbers apart.
 
 use std::{sync::Arc, time::Instant};
@@ -14,7 +14,16 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-type StoredCount = Arc<dyn Fn() -> usize + Send + Sync>;
+type StoredSource = Arc<dyn Fn() -> Stored + Send + Sync>;
+
+/// What a store holds, read at every scrape.
+pub struct Stored {
+    pub records: usize,
+    /// Bytes of the store's file.
+    pub bytes: u64,
+    /// The most bytes the file may grow to, when it has a budget.
+    pub budget_bytes: Option<u64>,
+}
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -24,7 +33,9 @@ pub struct Metrics {
     auth_call_seconds: HistogramVec,
     auth_call_failures: IntCounterVec,
     stored: IntGaugeVec,
-    stored_sources: Arc<std::sync::Mutex<Vec<(&'static str, StoredCount)>>>,
+    stored_bytes: IntGaugeVec,
+    stored_budget_bytes: IntGaugeVec,
+    stored_sources: Arc<std::sync::Mutex<Vec<(&'static str, StoredSource)>>>,
 }
 
 impl Default for Metrics {
@@ -70,12 +81,27 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
+        let stored_bytes = IntGaugeVec::new(
+            Opts::new("store_bytes", "Bytes of the store's file."),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let stored_budget_bytes = IntGaugeVec::new(
+            Opts::new(
+                "store_budget_bytes",
+                "The most bytes the store's file may grow to (absent: no budget).",
+            ),
+            &["kind"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
             Box::new(auth_call_seconds.clone()),
             Box::new(auth_call_failures.clone()),
             Box::new(stored.clone()),
+            Box::new(stored_bytes.clone()),
+            Box::new(stored_budget_bytes.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -86,20 +112,23 @@ impl Metrics {
             auth_call_seconds,
             auth_call_failures,
             stored,
+            stored_bytes,
+            stored_budget_bytes,
             stored_sources: Arc::default(),
         }
     }
 
-    /// Reports `count()` as `stored_records{kind}` at every scrape.
+    /// Reports `stored()` as `stored_records`, `store_bytes` and `store_budget_bytes`
+    /// (label `kind`) at every scrape.
     pub fn track_stored(
         &self,
         kind: &'static str,
-        count: impl Fn() -> usize + Send + Sync + 'static,
+        stored: impl Fn() -> Stored + Send + Sync + 'static,
     ) {
         self.stored_sources
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((kind, Arc::new(count)));
+            .push((kind, Arc::new(stored)));
     }
 
     pub fn observe_auth_call(&self, call: &str, seconds: f64, failure: Option<&str>) {
@@ -119,10 +148,20 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        for (kind, count) in sources {
+        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        for (kind, source) in sources {
+            let stored = source();
             self.stored
                 .with_label_values(&[kind])
-                .set(i64::try_from(count()).unwrap_or(i64::MAX));
+                .set(gauge(stored.records as u64));
+            self.stored_bytes
+                .with_label_values(&[kind])
+                .set(gauge(stored.bytes));
+            if let Some(budget) = stored.budget_bytes {
+                self.stored_budget_bytes
+                    .with_label_values(&[kind])
+                    .set(gauge(budget));
+            }
         }
         let mut text = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut text);

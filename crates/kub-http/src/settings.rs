@@ -154,9 +154,45 @@ pub fn parse_delay(value: &str) -> Result<Duration, String> {
         .map_err(|_| "expected a duration such as `0`, `5`, `90s` or `1m`".into())
 }
 
+/// A positive size in bytes, written as Kubernetes writes quantities: `200Mi`, `1Gi`, `500M`,
+/// `64Ki` or a bare number of bytes.
+pub fn parse_byte_size(value: &str) -> Result<u64, String> {
+    const UNITS: [(&str, u64); 8] = [
+        ("Ki", 1 << 10),
+        ("Mi", 1 << 20),
+        ("Gi", 1 << 30),
+        ("Ti", 1 << 40),
+        ("k", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+        ("T", 1_000_000_000_000),
+    ];
+    let value = value.trim();
+    let (number, unit) = UNITS
+        .iter()
+        .find_map(|(suffix, unit)| Some((value.strip_suffix(suffix)?, *unit)))
+        .unwrap_or((value, 1));
+    match number.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+        Some(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err("expected a size such as `200Mi`, `1Gi`, `500M` or a number of bytes".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_sizes_parse_as_kubernetes_quantities_or_explain() {
+        assert_eq!(parse_byte_size("200Mi"), Ok(200 << 20));
+        assert_eq!(parse_byte_size("1Gi"), Ok(1 << 30));
+        assert_eq!(parse_byte_size("64Ki"), Ok(64 << 10));
+        assert_eq!(parse_byte_size("500M"), Ok(500_000_000));
+        assert_eq!(parse_byte_size("4096"), Ok(4096));
+        for bad in ["0", "0Mi", "", "Mi", "1.5Gi", "-1", "big", "20000000Ti"] {
+            assert!(parse_byte_size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn ports_and_durations_parse_or_explain() {

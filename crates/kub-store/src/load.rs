@@ -1,46 +1,62 @@
-//! Reading a JSON-lines file back at start-up, and repairing a torn tail.
+//! Indexing the file at start-up, and repairing a torn tail.
+//!
+//! Only each line's key (the fields the index needs) is parsed, and the file is streamed
+//! through a small buffer, so start-up memory is the index, never the file. Every core indexes
+//! its own stretch of whole lines; the stretches' indexes are then joined in file order.
 
 use std::{
     fs::{self, File, OpenOptions},
-    io,
+    io::{self, BufRead, BufReader, Read, Seek, SeekFrom},
     path::Path,
 };
 
-use serde::de::DeserializeOwned;
+use crate::{Collection, Location, StoreError, location::MAX_LINE_BYTES};
 
-use super::StoreError;
+const READ_BUFFER: usize = 1 << 20;
+/// Below this, one thread indexes the whole file.
+const PARALLEL_FROM: u64 = 1 << 20;
 
-/// What was read: the records, and the length of the file once any torn tail is cut off.
-pub(super) struct Loaded<R> {
-    pub records: Vec<R>,
+/// The file's index, and the length of the file once any torn tail is cut off.
+pub(crate) struct Loaded<C> {
+    pub collection: C,
+    pub records: usize,
     pub valid_len: u64,
     pub dropped_bytes: u64,
 }
 
-/// Parses every line of `path` (a missing file is an empty store).
+/// Indexes every line of `path` into a clone of `empty` (a missing file is an empty store).
 ///
 /// Only a crash in the middle of an append can leave bad bytes, and only at the end of the
 /// file: a last line without its newline, or a run of unparseable lines with nothing valid
 /// after them (a filesystem may also leave zeros there). That tail was never acknowledged
 /// to anyone, so it is dropped with a warning. A bad line with valid lines after it is
 /// damage of another kind, and we refuse to start rather than silently lose data.
-pub(super) fn read_records<R: DeserializeOwned + Send>(
-    path: &Path,
-) -> Result<Loaded<R>, StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => Vec::new(),
+pub(crate) fn index_file<C: Collection>(path: &Path, empty: &C) -> Result<Loaded<C>, StoreError> {
+    let len = match fs::metadata(path) {
+        Ok(metadata) => metadata.len(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
         Err(error) => return Err(StoreError::io(path, error)),
     };
-    // Parsing dominates start-up for a large store; every core takes a slice of whole lines.
-    let parsed: Vec<ChunkParse<R>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = chunks(&bytes)
-            .into_iter()
-            .map(|(start, chunk)| scope.spawn(move || parse_chunk(chunk, start)))
+    if len == 0 {
+        return Ok(Loaded {
+            collection: empty.clone(),
+            records: 0,
+            valid_len: 0,
+            dropped_bytes: 0,
+        });
+    }
+    let stretches = stretches(path, len).map_err(|error| StoreError::io(path, error))?;
+    let parts: Vec<io::Result<Part<C>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = stretches
+            .iter()
+            .map(|&(start, end)| {
+                let empty = empty.clone();
+                scope.spawn(move || index_stretch(path, start, end, empty))
+            })
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().expect("a parser thread panicked"))
+            .map(|worker| worker.join().expect("an indexing thread panicked"))
             .collect()
     });
 
@@ -49,129 +65,159 @@ pub(super) fn read_records<R: DeserializeOwned + Send>(
         line,
         reason: format!("{reason}; valid lines follow it, so this is not a torn write"),
     };
-    let mut records = Vec::with_capacity(parsed.iter().map(|chunk| chunk.records.len()).sum());
+    let mut loaded = Loaded {
+        collection: empty.clone(),
+        records: 0,
+        valid_len: len,
+        dropped_bytes: 0,
+    };
     let mut lines_before = 0;
-    let mut first_bad: Option<(usize, usize, String)> = None; // (byte offset, line number, reason)
-    for chunk in parsed {
-        if let Some((_, line, reason)) = &first_bad {
-            if !chunk.records.is_empty() || chunk.valid_after_bad {
+    let mut first_bad: Option<(usize, String)> = None; // (line number, reason)
+    for part in parts {
+        let part = part.map_err(|error| StoreError::io(path, error))?;
+        if let Some((line, reason)) = &first_bad {
+            if part.records > 0 || part.valid_after_bad {
                 return Err(corrupt(*line, reason));
             }
         } else {
-            records.extend(chunk.records);
-            if let Some(bad) = chunk.first_bad {
+            loaded.collection.absorb(part.collection);
+            loaded.records += part.records;
+            if let Some(bad) = part.first_bad {
                 let line = lines_before + bad.line + 1;
-                if chunk.valid_after_bad {
+                if part.valid_after_bad {
                     return Err(corrupt(line, &bad.reason));
                 }
-                first_bad = Some((bad.offset, line, bad.reason));
+                loaded.valid_len = bad.offset;
+                first_bad = Some((line, bad.reason));
             }
         }
-        lines_before += chunk.lines;
+        lines_before += part.lines;
     }
-    let valid_len = first_bad
-        .as_ref()
-        .map_or(bytes.len(), |(start, _, _)| *start);
-    if let Some((_, line, reason)) = &first_bad {
+    loaded.collection.shrink_to_fit();
+    loaded.dropped_bytes = len - loaded.valid_len;
+    if let Some((line, reason)) = &first_bad {
         tracing::warn!(
             path = %path.display(),
             line,
             reason,
-            dropped_bytes = bytes.len() - valid_len,
+            dropped_bytes = loaded.dropped_bytes,
             "dropping a torn tail left by an interrupted write"
         );
     }
-    Ok(Loaded {
-        records,
-        valid_len: valid_len as u64,
-        dropped_bytes: (bytes.len() - valid_len) as u64,
-    })
+    Ok(loaded)
 }
 
-/// One slice of the file, parsed: its records up to its first bad line, if any.
-struct ChunkParse<R> {
-    records: Vec<R>,
+/// One stretch of the file, indexed up to its first bad line, if any.
+struct Part<C> {
+    collection: C,
+    records: usize,
     lines: usize,
     first_bad: Option<BadLine>,
-    /// A valid line follows the bad one inside this slice.
+    /// A valid line follows the bad one inside this stretch.
     valid_after_bad: bool,
 }
 
 struct BadLine {
     /// Byte offset in the whole file.
-    offset: usize,
-    /// Line index inside the slice, from 0.
+    offset: u64,
+    /// Line index inside the stretch, from 0.
     line: usize,
     reason: String,
 }
 
-fn parse_chunk<R: DeserializeOwned>(bytes: &[u8], start: usize) -> ChunkParse<R> {
-    let mut parse = ChunkParse {
-        records: Vec::new(),
+fn index_stretch<C: Collection>(
+    path: &Path,
+    start: u64,
+    end: u64,
+    collection: C,
+) -> io::Result<Part<C>> {
+    let mut part = Part {
+        collection,
+        records: 0,
         lines: 0,
         first_bad: None,
         valid_after_bad: false,
     };
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file.take(end - start));
+    let mut line = Vec::new();
     let mut offset = start;
-    for (index, line) in bytes.split_inclusive(|byte| *byte == b'\n').enumerate() {
-        parse.lines += 1;
+    loop {
+        line.clear();
+        // A line longer than any record is read in pieces, each one bad.
+        let read = (&mut reader)
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut line)?;
+        if read == 0 {
+            return Ok(part);
+        }
+        part.lines += 1;
         let parsed = match line.strip_suffix(b"\n") {
-            Some(json) => serde_json::from_slice::<R>(json).map_err(|error| error.to_string()),
+            Some(json) => Location::new(offset, json.len() as u64)
+                .ok_or_else(|| "the line is too long".to_owned())
+                .and_then(|at| {
+                    serde_json::from_slice::<C::Key<'_>>(json)
+                        .map(|key| (key, at))
+                        .map_err(|error| error.to_string())
+                }),
             None => Err("the line has no trailing newline".to_owned()),
         };
-        match (parsed, &parse.first_bad) {
-            (Ok(record), None) => parse.records.push(record),
+        match (parsed, &part.first_bad) {
+            (Ok((key, at)), None) => {
+                part.collection.index(key, at);
+                part.records += 1;
+            }
             (Ok(_), Some(_)) => {
-                parse.valid_after_bad = true;
-                return parse;
+                part.valid_after_bad = true;
+                return Ok(part);
             }
             (Err(reason), None) => {
-                parse.first_bad = Some(BadLine {
+                part.first_bad = Some(BadLine {
                     offset,
-                    line: index,
+                    line: part.lines - 1,
                     reason,
                 });
             }
             (Err(_), Some(_)) => {}
         }
-        offset += line.len();
+        offset += read as u64;
     }
-    parse
 }
 
-/// Whole-line slices of `bytes`, one per core for a large file, each with its byte offset.
-fn chunks(bytes: &[u8]) -> Vec<(usize, &[u8])> {
-    const SMALL: usize = 1 << 20;
-    let parts = if bytes.len() < SMALL {
+/// `(start, end)` byte ranges of whole lines covering the file, one per core when it is large.
+fn stretches(path: &Path, len: u64) -> io::Result<Vec<(u64, u64)>> {
+    let parts = if len < PARALLEL_FROM {
         1
     } else {
-        std::thread::available_parallelism().map_or(1, usize::from)
+        std::thread::available_parallelism().map_or(1, usize::from) as u64
     };
-    let mut slices = Vec::with_capacity(parts);
+    let mut file = File::open(path)?;
+    let mut ranges = Vec::new();
     let mut start = 0;
     for part in 1..=parts {
-        let mut end = (bytes.len() * part / parts).max(start);
-        if part < parts {
-            end = bytes[end..]
-                .iter()
-                .position(|byte| *byte == b'\n')
-                .map_or(bytes.len(), |newline| end + newline + 1);
+        let end = if part < parts {
+            line_end_after(&mut file, (len * part / parts).max(start), len)?
         } else {
-            end = bytes.len();
-        }
-        slices.push((start, &bytes[start..end]));
+            len
+        };
+        ranges.push((start, end));
         start = end;
     }
-    slices
+    Ok(ranges)
 }
 
-/// Opens the file for appending, cut back to `valid_len` and flushed, so the next line
-/// starts on a clean boundary.
-pub(super) fn open_for_append(
-    path: &Path,
-    valid_len: u64,
-    truncate: bool,
-) -> Result<File, StoreError> {
+/// The offset just past the first newline at or after `from` (or `len`).
+fn line_end_after(file: &mut File, from: u64, len: u64) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(from))?;
+    let mut reader = BufReader::new(file);
+    let mut skipped = Vec::new();
+    let read = reader.read_until(b'\n', &mut skipped)?;
+    Ok((from + read as u64).min(len))
+}
+
+/// Opens the file for appending (creating it), locked so no second process writes to it.
+pub(crate) fn open_locked(path: &Path) -> Result<File, StoreError> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -179,148 +225,15 @@ pub(super) fn open_for_append(
         .map_err(|error| StoreError::io(path, error))?;
     file.try_lock()
         .map_err(|_| StoreError::Locked(path.to_owned()))?;
-    if truncate {
-        file.set_len(valid_len)
-            .and_then(|()| file.sync_all())
-            .map_err(|error| StoreError::io(path, error))?;
-    }
     Ok(file)
 }
 
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-
-    use serde::Deserialize;
-
-    use super::*;
-
-    #[derive(Debug, Deserialize, PartialEq)]
-    struct Row {
-        n: u32,
-    }
-
-    fn load(content: &[u8]) -> Result<Loaded<Row>, StoreError> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rows.jsonl");
-        File::create(&path).unwrap().write_all(content).unwrap();
-        read_records(&path)
-    }
-
-    fn numbers(loaded: &Loaded<Row>) -> Vec<u32> {
-        loaded.records.iter().map(|row| row.n).collect()
-    }
-
-    #[test]
-    fn a_missing_file_is_an_empty_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let loaded: Loaded<Row> = read_records(&dir.path().join("absent.jsonl")).unwrap();
-        assert!(loaded.records.is_empty());
-        assert_eq!(loaded.valid_len, 0);
-    }
-
-    #[test]
-    fn whole_lines_load_in_order() {
-        let loaded = load(b"{\"n\":1}\n{\"n\":2}\n").unwrap();
-        assert_eq!(numbers(&loaded), [1, 2]);
-        assert_eq!(loaded.valid_len, 16);
-        assert_eq!(loaded.dropped_bytes, 0);
-    }
-
-    #[test]
-    fn a_last_line_without_newline_is_dropped_even_if_it_parses() {
-        let loaded = load(b"{\"n\":1}\n{\"n\":2}").unwrap();
-        assert_eq!(numbers(&loaded), [1]);
-        assert_eq!(loaded.valid_len, 8);
-        assert_eq!(loaded.dropped_bytes, 7);
-    }
-
-    #[test]
-    fn a_torn_tail_of_garbage_or_zeros_is_dropped() {
-        for tail in [
-            &b"{\"n\":"[..],
-            b"\0\0\0\0",
-            b"{\"n\":2\n\0\0",
-            b"garbage\n",
-        ] {
-            let mut content = b"{\"n\":1}\n".to_vec();
-            content.extend_from_slice(tail);
-            let loaded = load(&content).unwrap();
-            assert_eq!(numbers(&loaded), [1], "tail {tail:?}");
-            assert_eq!(loaded.valid_len, 8);
-        }
-    }
-
-    #[test]
-    fn damage_followed_by_valid_lines_refuses_to_load() {
-        let error = load(b"{\"n\":1}\nnot json\n{\"n\":3}\n").err().unwrap();
-        match error {
-            StoreError::Corrupt { line, .. } => assert_eq!(line, 2),
-            other => panic!("expected Corrupt, got {other}"),
-        }
-    }
-
-    #[test]
-    fn slices_cover_the_file_on_line_boundaries() {
-        let content: Vec<u8> = (0..200_000)
-            .flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes())
-            .collect();
-        let slices = chunks(&content);
-        assert_eq!(
-            slices.iter().map(|(_, slice)| slice.len()).sum::<usize>(),
-            content.len()
-        );
-        for (start, slice) in &slices {
-            assert!(*start == 0 || content[start - 1] == b'\n');
-            assert_eq!(&content[*start..*start + slice.len()], *slice);
-        }
-        let loaded = load(&content).unwrap();
-        assert_eq!(numbers(&loaded), (0..200_000).collect::<Vec<u32>>());
-        let mut damaged = content.clone();
-        damaged[content.len() / 2] = b'#';
-        let error = load(&damaged)
-            .err()
-            .expect("damage in the middle of a large file");
-        assert!(
-            matches!(error, StoreError::Corrupt { line, .. } if line > 1000),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn truncation_cuts_the_file_back_to_whole_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rows.jsonl");
-        fs::write(&path, b"{\"n\":1}\n{\"n\"").unwrap();
-        let loaded: Loaded<Row> = read_records(&path).unwrap();
-        drop(open_for_append(&path, loaded.valid_len, true).unwrap());
-        assert_eq!(fs::read(&path).unwrap(), b"{\"n\":1}\n");
-    }
-
-    use proptest::prelude::*;
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
-            std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
-        ))]
-
-        #[test]
-        fn arbitrary_bytes_never_panic(content in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let _ = load(&content);
-        }
-
-        #[test]
-        fn whole_lines_then_a_torn_tail_load_exactly_the_whole_lines(
-            written in proptest::collection::vec(0u32..1000, 0..20),
-            tail in proptest::collection::vec(proptest::num::u8::ANY.prop_filter("no newline", |b| *b != b'\n'), 0..64),
-        ) {
-            let mut content: Vec<u8> = written.iter().flat_map(|n| format!("{{\"n\":{n}}}\n").into_bytes()).collect();
-            let whole = content.len() as u64;
-            content.extend_from_slice(&tail);
-            let loaded = load(&content).unwrap();
-            prop_assert_eq!(numbers(&loaded), written.clone());
-            prop_assert_eq!(loaded.valid_len, whole);
-            prop_assert_eq!(loaded.dropped_bytes, tail.len() as u64);
-        }
-    }
+/// Cuts the file back to `valid_len` and flushes, so the next line starts on a clean boundary.
+pub(crate) fn cut_back(file: &File, path: &Path, valid_len: u64) -> Result<(), StoreError> {
+    file.set_len(valid_len)
+        .and_then(|()| file.sync_all())
+        .map_err(|error| StoreError::io(path, error))
 }
+
+#[cfg(test)]
+mod tests;

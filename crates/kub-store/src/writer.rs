@@ -1,6 +1,6 @@
 //! The one thread that writes: it takes every append waiting in the queue, checks each
-//! against the collection, writes the batch and makes it durable with one `fsync`, and only
-//! then makes the records visible and answers their callers.
+//! against the collection and the byte budget, writes the batch and makes it durable with one
+//! `fsync`, and only then indexes the records and answers their callers.
 
 use std::{
     fs,
@@ -8,13 +8,13 @@ use std::{
     path::PathBuf,
     sync::{
         Arc, PoisonError, RwLock,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{AppendError, Collection, StorageFailure};
+use crate::{AppendError, Collection, Location, StorageFailure, StoredRecords};
 
 /// Most records made durable by one `fsync`.
 const MAX_BATCH: usize = 1024;
@@ -28,38 +28,28 @@ pub(crate) struct Append<C: Collection> {
 }
 
 pub(crate) struct Writer<C: Collection> {
-    file: fs::File,
+    pub file: fs::File,
     /// Length of the file in whole lines: where a failed write is cut back to.
-    len: u64,
-    collection: Arc<RwLock<C>>,
-    poisoned: Arc<AtomicBool>,
-    path: PathBuf,
+    pub len: u64,
+    /// The file never grows past this many bytes.
+    pub budget: Option<u64>,
+    /// `len` as readers see it (for `/metrics`), updated once a batch is durable.
+    pub used: Arc<AtomicU64>,
+    pub collection: Arc<RwLock<C>>,
+    pub stored: StoredRecords<C::Record>,
+    pub poisoned: Arc<AtomicBool>,
+    pub path: PathBuf,
 }
 
 /// The records of a batch that the collection admitted, encoded, with their callers.
 struct Encoded<C: Collection> {
     records: Vec<C::Record>,
+    locations: Vec<Location>,
     replies: Vec<Reply<C>>,
     lines: Vec<u8>,
 }
 
 impl<C: Collection> Writer<C> {
-    pub fn new(
-        file: fs::File,
-        len: u64,
-        collection: Arc<RwLock<C>>,
-        poisoned: Arc<AtomicBool>,
-        path: PathBuf,
-    ) -> Self {
-        Self {
-            file,
-            len,
-            collection,
-            poisoned,
-            path,
-        }
-    }
-
     pub fn run(mut self, mut queue: mpsc::Receiver<Append<C>>) {
         while let Some(first) = queue.blocking_recv() {
             let mut batch = vec![first];
@@ -101,11 +91,12 @@ impl<C: Collection> Writer<C> {
         }
     }
 
-    /// Runs each draft past the collection (answering conflicts at once) and encodes the
-    /// admitted records as JSON lines.
+    /// Runs each draft past the collection (answering conflicts at once), encodes the
+    /// admitted records as JSON lines, and refuses those that would pass the budget.
     fn admit_and_encode(&self, batch: Vec<Append<C>>) -> Encoded<C> {
         let mut encoded = Encoded {
             records: Vec::with_capacity(batch.len()),
+            locations: Vec::with_capacity(batch.len()),
             replies: Vec::with_capacity(batch.len()),
             lines: Vec::new(),
         };
@@ -114,25 +105,48 @@ impl<C: Collection> Writer<C> {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         for Append { draft, reply } in batch {
-            let record = match collection.admit(draft, &encoded.records) {
+            let record = match collection.admit(draft, &encoded.records, &self.stored) {
                 Ok(record) => record,
-                Err(conflict) => {
-                    let _ = reply.send(Err(AppendError::Conflict(conflict)));
+                Err(refused) => {
+                    let _ = reply.send(Err(refused));
                     continue;
                 }
             };
             let start = encoded.lines.len();
-            if let Err(error) = serde_json::to_writer(&mut encoded.lines, &record) {
-                tracing::error!(%error, "a record cannot be encoded");
-                encoded.lines.truncate(start);
-                refuse::<C>(reply, StorageFailure::Unavailable);
-                continue;
+            match self.encode(&record, &mut encoded.lines) {
+                Ok(at) => {
+                    encoded.records.push(record);
+                    encoded.locations.push(at);
+                    encoded.replies.push(reply);
+                }
+                Err(failure) => {
+                    encoded.lines.truncate(start);
+                    refuse::<C>(reply, failure);
+                }
             }
-            encoded.lines.push(b'\n');
-            encoded.records.push(record);
-            encoded.replies.push(reply);
         }
         encoded
+    }
+
+    /// Appends `record`'s line to `lines`; where it will be in the file once written.
+    fn encode(&self, record: &C::Record, lines: &mut Vec<u8>) -> Result<Location, StorageFailure> {
+        let offset = self.len + lines.len() as u64;
+        serde_json::to_writer(&mut *lines, record).map_err(|error| {
+            tracing::error!(%error, "a record cannot be encoded");
+            StorageFailure::Unavailable
+        })?;
+        let line_len = self.len + lines.len() as u64 - offset;
+        lines.push(b'\n');
+        if self
+            .budget
+            .is_some_and(|budget| self.len + lines.len() as u64 > budget)
+        {
+            return Err(StorageFailure::BudgetReached);
+        }
+        Location::new(offset, line_len).ok_or_else(|| {
+            tracing::error!(line_len, offset, "a record is too long to index");
+            StorageFailure::Unavailable
+        })
     }
 
     /// The batch is durable: index it, then tell its callers.
@@ -142,10 +156,11 @@ impl<C: Collection> Writer<C> {
             .collection
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        for record in &encoded.records {
-            collection.insert(record.clone());
+        for (record, at) in encoded.records.iter().zip(&encoded.locations) {
+            collection.index(C::key(record), *at);
         }
         drop(collection);
+        self.used.store(self.len, Ordering::Relaxed);
         for (record, reply) in encoded.records.into_iter().zip(encoded.replies) {
             let _ = reply.send(Ok(record));
         }

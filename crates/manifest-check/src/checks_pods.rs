@@ -1,5 +1,7 @@
 //! Containers: images, env, folders, probes.
 
+use kub_http::settings::parse_byte_size;
+
 use super::*;
 
 impl Model<'_> {
@@ -148,7 +150,43 @@ impl Model<'_> {
                 CHECK_VOLUMES,
                 format!("{at}: volume {volume_name:?} at {folder:?} is not an emptyDir"),
             ),
-            Some(_) => {}
+            Some(volume) => self.check_budget(container, &volume["emptyDir"], at),
+        }
+    }
+
+    /// Past its emptyDir's `sizeLimit` the kubelet evicts the Pod, and eviction deletes the
+    /// volume: the store must stop writing first, with headroom for the filesystem's own
+    /// blocks and the readiness probe's file.
+    fn check_budget(&mut self, container: &Container, empty_dir: &Value, at: &str) {
+        let limit = empty_dir["sizeLimit"].as_str().map(parse_byte_size);
+        let Some(Ok(limit)) = limit else {
+            return self.fail(
+                CHECK_VOLUMES,
+                format!(
+                    "{at}: the emptyDir has no sizeLimit, so one store can fill the node's disk"
+                ),
+            );
+        };
+        let budget = match container.var("STORE_BUDGET") {
+            Some(Ok(budget)) => parse_byte_size(&budget),
+            _ => Err("unset".into()),
+        };
+        match budget {
+            Ok(budget) if budget <= limit / 10 * 9 => {}
+            Ok(budget) => self.fail(
+                CHECK_VOLUMES,
+                format!(
+                    "{at}: STORE_BUDGET ({budget} bytes) leaves under 10% of the emptyDir's \
+                     sizeLimit ({limit} bytes) as headroom"
+                ),
+            ),
+            Err(why) => self.fail(
+                CHECK_VOLUMES,
+                format!(
+                    "{at}: STORE_BUDGET is {why}; set it under the emptyDir's sizeLimit or the \
+                     Pod is evicted, its data deleted, when the store outgrows it"
+                ),
+            ),
         }
     }
 

@@ -82,17 +82,22 @@ fn deployment<'a>(objects: &'a mut [Object], name: &str) -> &'a mut Value {
     obj(objects, "Deployment", name)
 }
 
-/// The `env` entry `var` of the first container of `deployment`.
-fn env<'a>(objects: &'a mut [Object], deployment_name: &str, var: &str) -> &'a mut Value {
+/// The `env` list of the first container of `deployment`.
+fn env_list<'a>(objects: &'a mut [Object], deployment_name: &str) -> &'a mut Vec<Value> {
     at(
         deployment(objects, deployment_name),
         "/spec/template/spec/containers/0/env",
     )
     .as_array_mut()
     .unwrap()
-    .iter_mut()
-    .find(|entry| entry["name"] == var)
-    .unwrap_or_else(|| panic!("{deployment_name} sets no {var}"))
+}
+
+/// The `env` entry `var` of the first container of `deployment`.
+fn env<'a>(objects: &'a mut [Object], deployment_name: &str, var: &str) -> &'a mut Value {
+    env_list(objects, deployment_name)
+        .iter_mut()
+        .find(|entry| entry["name"] == var)
+        .unwrap_or_else(|| panic!("{deployment_name} sets no {var}"))
 }
 
 type Break = fn(&mut Vec<Object>, &mut Repo);
@@ -202,13 +207,7 @@ fn each_check_catches_its_typo() {
             CHECK_ENV,
             "JWT_SECRET",
             |o, _| {
-                at(
-                    deployment(o, "tasks-deployment"),
-                    "/spec/template/spec/containers/0/env",
-                )
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"name": "JWT_SECRET", "value": "x"}));
+                env_list(o, "tasks-deployment").push(json!({"name": "JWT_SECRET", "value": "x"}));
             },
         ),
         (
@@ -306,14 +305,38 @@ fn each_check_catches_its_typo() {
             ) = json!("/app/user");
         }),
         ("USERS_FOLDER unset", CHECK_VOLUMES, "unset", |o, _| {
-            at(
-                deployment(o, "users-deployment"),
-                "/spec/template/spec/containers/0/env",
-            )
-            .as_array_mut()
-            .unwrap()
-            .retain(|entry| entry["name"] != "USERS_FOLDER");
+            env_list(o, "users-deployment").retain(|entry| entry["name"] != "USERS_FOLDER");
         }),
+        (
+            "STORE_BUDGET dropped",
+            CHECK_VOLUMES,
+            "STORE_BUDGET is unset",
+            |o, _| {
+                env_list(o, "tasks-deployment").retain(|entry| entry["name"] != "STORE_BUDGET");
+            },
+        ),
+        (
+            "STORE_BUDGET as large as the volume",
+            CHECK_VOLUMES,
+            "headroom",
+            |o, _| {
+                env(o, "users-deployment", "STORE_BUDGET")["value"] = json!("256Mi");
+            },
+        ),
+        (
+            "emptyDir without sizeLimit",
+            CHECK_VOLUMES,
+            "no sizeLimit",
+            |o, _| {
+                at(
+                    deployment(o, "users-deployment"),
+                    "/spec/template/spec/volumes/0/emptyDir",
+                )
+                .as_object_mut()
+                .unwrap()
+                .remove("sizeLimit");
+            },
+        ),
         (
             "volume name typo",
             CHECK_VOLUMES,

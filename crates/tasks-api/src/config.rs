@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use kub_http::settings::{Command, ServeSettings, parse_port};
+use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_port};
 use kub_public::auth_address::AuthAddressSettings;
 
-use crate::{DEFAULT_FOLDER, DEFAULT_PORT};
+use crate::{DEFAULT_FOLDER, DEFAULT_MAX_TASKS_PER_USER, DEFAULT_PORT};
 
 /// tasks-api: the lesson's GET /tasks and POST /tasks. Every request carries a bearer token
 /// that auth-api verifies; each user sees only their own tasks.
@@ -19,6 +19,14 @@ pub struct Config {
     /// Folder of tasks.jsonl, created if missing (relative to the working directory).
     #[arg(long = "tasks-folder", env = "TASKS_FOLDER", default_value = DEFAULT_FOLDER)]
     pub folder: PathBuf,
+    /// Most bytes tasks.jsonl may grow to; a task that would pass it is refused with 507 and
+    /// reads go on. Set it under the volume's limit (`200Mi`, `1Gi`, bytes); unset: no budget.
+    #[arg(long, env = "STORE_BUDGET", value_parser = parse_byte_size)]
+    pub store_budget: Option<u64>,
+    /// Most tasks one user may store; more are refused with 409.
+    #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = DEFAULT_MAX_TASKS_PER_USER,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tasks_per_user: u64,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -34,6 +42,8 @@ impl Config {
         Self {
             port: DEFAULT_PORT,
             folder,
+            store_budget: None,
+            max_tasks_per_user: DEFAULT_MAX_TASKS_PER_USER,
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

@@ -1,7 +1,5 @@
 //! Every way a tasks-api request can fail, and the status and message each one answers.
 
-use std::convert::Infallible;
-
 use axum::{
     http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     response::{IntoResponse, Response},
@@ -9,6 +7,8 @@ use axum::{
 use kub_http::errors::error_response;
 use kub_public::auth_client::AuthError;
 use kub_store::{AppendError, StorageFailure};
+
+use crate::TaskLimitReached;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TasksError {
@@ -26,9 +26,15 @@ pub enum TasksError {
     AuthUnavailable,
     #[error("The auth service gave an unexpected answer.")]
     AuthUnexpected,
+    #[error("You already have {0} tasks, the most one user may store.")]
+    TaskLimitReached(usize),
     #[error("Storing the task failed: the disk is full.")]
     DiskFull,
-    #[error("Storing the task failed: storage is unavailable; try again shortly.")]
+    #[error(
+        "Storing the task failed: the tasks store is at its size budget. Stored tasks can still be read."
+    )]
+    BudgetReached,
+    #[error("Storage is unavailable; try again shortly.")]
     StorageUnavailable,
 }
 
@@ -42,12 +48,21 @@ impl From<AuthError> for TasksError {
     }
 }
 
-impl From<AppendError<Infallible>> for TasksError {
-    fn from(error: AppendError<Infallible>) -> Self {
+impl From<AppendError<TaskLimitReached>> for TasksError {
+    fn from(error: AppendError<TaskLimitReached>) -> Self {
         match error {
-            AppendError::Conflict(never) => match never {},
-            AppendError::Storage(StorageFailure::DiskFull) => Self::DiskFull,
-            AppendError::Storage(StorageFailure::Unavailable) => Self::StorageUnavailable,
+            AppendError::Conflict(TaskLimitReached { limit }) => Self::TaskLimitReached(limit),
+            AppendError::Storage(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<StorageFailure> for TasksError {
+    fn from(failure: StorageFailure) -> Self {
+        match failure {
+            StorageFailure::DiskFull => Self::DiskFull,
+            StorageFailure::BudgetReached => Self::BudgetReached,
+            StorageFailure::Unavailable => Self::StorageUnavailable,
         }
     }
 }
@@ -62,7 +77,8 @@ impl IntoResponse for TasksError {
             Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::AuthUnavailable | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::AuthUnexpected => StatusCode::BAD_GATEWAY,
-            Self::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+            Self::TaskLimitReached(_) => StatusCode::CONFLICT,
+            Self::DiskFull | Self::BudgetReached => StatusCode::INSUFFICIENT_STORAGE,
         };
         let mut response = error_response(status, self.to_string());
         if status == StatusCode::UNAUTHORIZED {

@@ -1,7 +1,8 @@
 //! tasks-api: the lesson's `GET /tasks` and `POST /tasks`, each user's own tasks, behind a
 //! bearer token that auth-api verifies.
 //!
-//! Tasks live in an append-only JSON-lines file in `TASKS_FOLDER`.
+//! Tasks live in an append-only JSON-lines file in `TASKS_FOLDER`, under a byte budget
+//! (`STORE_BUDGET`) and a per-user cap (`MAX_TASKS_PER_USER`); memory holds only an index.
 //!
 //! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
 //! `src/routes/tests.rs`.
@@ -14,7 +15,7 @@ mod tasks;
 
 use std::error::Error;
 
-use kub_http::metrics::Metrics;
+use kub_http::metrics::{Metrics, Stored};
 use kub_public::{auth_client::AuthClient, network::NetworkInfo};
 use kub_store::JsonLinesStore;
 
@@ -22,12 +23,15 @@ pub use bearer::CurrentUser;
 pub use config::Config;
 pub use error::TasksError;
 pub use routes::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TEXT_CHARS, MAX_TITLE_CHARS, router};
-pub use tasks::{NewTask, Task, Tasks};
+pub use tasks::{NewTask, Task, TaskLimitReached, Tasks};
 
 pub const SERVICE: &str = "tasks-api";
 pub const DEFAULT_PORT: u16 = 8000;
 pub const DEFAULT_FOLDER: &str = "tasks";
 pub const TASKS_FILE: &str = "tasks.jsonl";
+/// Enough for any person's list; at the largest task the API accepts (about 60 KB as a
+/// stored line), 1,000 of them are 60 MB, well under the manifest's 200Mi budget.
+pub const DEFAULT_MAX_TASKS_PER_USER: u64 = 1000;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -42,9 +46,20 @@ impl AppState {
     pub async fn open(config: &Config) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let address = config.auth.resolve()?;
         let metrics = Metrics::new();
-        let tasks = JsonLinesStore::<Tasks>::open(&config.folder, TASKS_FILE).await?;
+        let max_per_user = usize::try_from(config.max_tasks_per_user).unwrap_or(usize::MAX);
+        let tasks = JsonLinesStore::open(
+            &config.folder,
+            TASKS_FILE,
+            Tasks::new(max_per_user),
+            config.store_budget,
+        )
+        .await?;
         let counted = tasks.clone();
-        metrics.track_stored("tasks", move || counted.read(|tasks| tasks.len()));
+        metrics.track_stored("tasks", move || Stored {
+            records: counted.read(Tasks::len),
+            bytes: counted.usage().bytes,
+            budget_bytes: counted.usage().budget,
+        });
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,

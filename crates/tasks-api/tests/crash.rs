@@ -18,6 +18,8 @@ async fn no_acknowledged_task_is_lost_across_sigkill_and_sigterm() {
         vars: vec![
             ("AUTH_ADDRESS", auth.addr.to_string()),
             ("TASKS_FOLDER", folder.display().to_string()),
+            // One user writes every task here; the per-user cap has its own tests.
+            ("MAX_TASKS_PER_USER", "10000000".into()),
         ],
         file: folder.join("tasks.jsonl"),
         field: "title",

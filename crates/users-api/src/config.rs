@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use kub_http::settings::{Command, ServeSettings, parse_port};
+use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_port};
 use kub_public::auth_address::AuthAddressSettings;
 
 use crate::{DEFAULT_FOLDER, DEFAULT_PORT};
@@ -19,6 +19,10 @@ pub struct Config {
     /// Folder of users.jsonl, created if missing (relative to the working directory).
     #[arg(long = "users-folder", env = "USERS_FOLDER", default_value = DEFAULT_FOLDER)]
     pub folder: PathBuf,
+    /// Most bytes users.jsonl may grow to; a signup that would pass it is refused with 507 and
+    /// logins go on. Set it under the volume's limit (`200Mi`, `1Gi`, bytes); unset: no budget.
+    #[arg(long, env = "STORE_BUDGET", value_parser = parse_byte_size)]
+    pub store_budget: Option<u64>,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -34,6 +38,7 @@ impl Config {
         Self {
             port: DEFAULT_PORT,
             folder,
+            store_budget: None,
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

@@ -25,7 +25,11 @@ pub enum UsersError {
     AuthUnexpected,
     #[error("The user could not be stored: the disk is full.")]
     DiskFull,
-    #[error("The user could not be stored: storage is unavailable; try again shortly.")]
+    #[error(
+        "The user could not be stored: the users store is at its size budget. Existing users can still log in."
+    )]
+    BudgetReached,
+    #[error("Storage is unavailable; try again shortly.")]
     StorageUnavailable,
 }
 
@@ -43,8 +47,17 @@ impl From<AppendError<EmailTaken>> for UsersError {
     fn from(error: AppendError<EmailTaken>) -> Self {
         match error {
             AppendError::Conflict(EmailTaken) => Self::EmailTaken,
-            AppendError::Storage(StorageFailure::DiskFull) => Self::DiskFull,
-            AppendError::Storage(StorageFailure::Unavailable) => Self::StorageUnavailable,
+            AppendError::Storage(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<StorageFailure> for UsersError {
+    fn from(failure: StorageFailure) -> Self {
+        match failure {
+            StorageFailure::DiskFull => Self::DiskFull,
+            StorageFailure::BudgetReached => Self::BudgetReached,
+            StorageFailure::Unavailable => Self::StorageUnavailable,
         }
     }
 }
@@ -57,7 +70,7 @@ impl IntoResponse for UsersError {
             Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
             Self::AuthUnavailable | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::AuthUnexpected => StatusCode::BAD_GATEWAY,
-            Self::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
+            Self::DiskFull | Self::BudgetReached => StatusCode::INSUFFICIENT_STORAGE,
         };
         error_response(status, self.to_string())
     }

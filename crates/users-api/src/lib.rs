@@ -2,7 +2,8 @@
 //! checked by auth-api.
 //!
 //! It finds auth through `AUTH_ADDRESS` or Kubernetes' service variables; users live in an
-//! append-only JSON-lines file in `USERS_FOLDER`.
+//! append-only JSON-lines file in `USERS_FOLDER`, under a byte budget (`STORE_BUDGET`); memory
+//! holds only an index.
 //!
 //! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
 //! `src/routes/tests.rs`.
@@ -15,7 +16,7 @@ mod users;
 
 use std::error::Error;
 
-use kub_http::metrics::Metrics;
+use kub_http::metrics::{Metrics, Stored};
 use kub_public::{auth_client::AuthClient, network::NetworkInfo};
 use kub_store::JsonLinesStore;
 
@@ -43,9 +44,19 @@ impl AppState {
     pub async fn open(config: &Config) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let address = config.auth.resolve()?;
         let metrics = Metrics::new();
-        let users = JsonLinesStore::<Users>::open(&config.folder, USERS_FILE).await?;
+        let users = JsonLinesStore::open(
+            &config.folder,
+            USERS_FILE,
+            Users::default(),
+            config.store_budget,
+        )
+        .await?;
         let counted = users.clone();
-        metrics.track_stored("users", move || counted.read(|users| users.len()));
+        metrics.track_stored("users", move || Stored {
+            records: counted.read(Users::len),
+            bytes: counted.usage().bytes,
+            budget_bytes: counted.usage().budget,
+        });
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,

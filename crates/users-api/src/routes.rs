@@ -12,7 +12,11 @@ use serde::Serialize;
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{AppState, Credentials, UsersError, domain::CredentialsBody, users::NewUser};
+use crate::{
+    AppState, Credentials, UsersError,
+    domain::CredentialsBody,
+    users::{NewUser, find_user},
+};
 
 /// An argon2id hash of a random password nobody knows, with the same parameters as real
 /// ones: a login for an unknown email is checked against it, so it costs the same time as
@@ -51,7 +55,8 @@ struct Token {
     (status = 201, description = "`User created!`", body = Message),
     (status = 409, description = "The email is already registered.", body = ErrorBody),
     (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
-    (status = 503, description = "auth-api is unavailable.", body = ErrorBody),
+    (status = 503, description = "auth-api or the disk is unavailable.", body = ErrorBody),
+    (status = 507, description = "The store is at its byte budget (`STORE_BUDGET`) or the disk is full; logins go on.", body = ErrorBody),
 ))]
 #[tracing::instrument(skip_all)]
 async fn signup(
@@ -60,10 +65,7 @@ async fn signup(
     ApiJson(body): ApiJson<CredentialsBody>,
 ) -> Result<(StatusCode, ApiJson<Message>), UsersError> {
     let credentials = Credentials::try_from(body)?;
-    if state
-        .users
-        .read(|users| users.find(&credentials.email).is_some())
-    {
+    if find_user(&state.users, &credentials.email)?.is_some() {
         return Err(UsersError::EmailTaken);
     }
     let password_hash = state
@@ -87,7 +89,7 @@ async fn signup(
     (status = 200, description = "A bearer token.", body = Token),
     (status = 401, description = "Unknown email or wrong password (one answer for both).", body = ErrorBody),
     (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
-    (status = 503, description = "auth-api is unavailable.", body = ErrorBody),
+    (status = 503, description = "auth-api or the disk is unavailable.", body = ErrorBody),
 ))]
 #[tracing::instrument(skip_all)]
 async fn login(
@@ -96,13 +98,9 @@ async fn login(
     ApiJson(body): ApiJson<CredentialsBody>,
 ) -> Result<ApiJson<Token>, UsersError> {
     let credentials = Credentials::try_from(body)?;
-    let known = state.users.read(|users| {
-        users
-            .find(&credentials.email)
-            .map(|user| (user.id.clone(), user.password_hash.clone()))
-    });
+    let known = find_user(&state.users, &credentials.email)?;
     let (user_id, password_hash) = match &known {
-        Some((id, hash)) => (id.as_str(), hash.as_str()),
+        Some(user) => (user.id.as_str(), user.password_hash.as_str()),
         None => ("unknown", DUMMY_PASSWORD_HASH),
     };
     let token = state

@@ -1,13 +1,32 @@
 //! What is stored survives restarts, and a crash's torn line does not stop a restart.
 
-use std::{fs, io::Write, net::SocketAddr};
+use std::{fs, future::Future, io::Write, net::SocketAddr, time::Duration};
 
 use crate::support::*;
 use dev_stack::{start_tasks, start_users};
+use kub_http::serve::RunningServer;
+use kub_store::StoreError;
 use reqwest::StatusCode;
 
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
+}
+
+/// A stopped service's store lets go of its file lock when its writer thread ends, a moment
+/// after `stop` returns; a restart in the same process retries until then.
+async fn restart<F: Future<Output = Result<RunningServer, dev_stack::BoxError>>>(
+    start: impl Fn() -> F,
+) -> RunningServer {
+    for _ in 0..200 {
+        match start().await {
+            Ok(server) => return server,
+            Err(error) if matches!(error.downcast_ref(), Some(StoreError::Locked(_))) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
+    panic!("the store stayed locked after its service stopped");
 }
 
 #[tokio::test]
@@ -20,12 +39,10 @@ async fn restarting_users_and_tasks_on_the_same_folders_keeps_everything() {
     users.stop().await.unwrap();
     tasks.stop().await.unwrap();
     let auth_address = auth.addr.to_string();
-    let users = start_users(loopback(), &auth_address, app.data.path().join("users"))
-        .await
-        .unwrap();
-    let tasks = start_tasks(loopback(), &auth_address, app.data.path().join("tasks"))
-        .await
-        .unwrap();
+    let users =
+        restart(|| start_users(loopback(), &auth_address, app.data.path().join("users"))).await;
+    let tasks =
+        restart(|| start_tasks(loopback(), &auth_address, app.data.path().join("tasks"))).await;
     let app = TestStack {
         stack: dev_stack::Stack { auth, users, tasks },
         ..app
@@ -60,13 +77,9 @@ async fn a_torn_last_line_is_dropped_and_the_service_starts() {
         .write_all(b"{\"id\":2,\"owner\":\"x\",\"title\":\"tor")
         .unwrap();
 
-    let tasks = start_tasks(
-        loopback(),
-        &auth.addr.to_string(),
-        app.data.path().join("tasks"),
-    )
-    .await
-    .unwrap();
+    let auth_address = auth.addr.to_string();
+    let tasks =
+        restart(|| start_tasks(loopback(), &auth_address, app.data.path().join("tasks"))).await;
     let app = TestStack {
         stack: dev_stack::Stack { auth, users, tasks },
         ..app

@@ -32,9 +32,16 @@ struct TestApp {
 
 impl TestApp {
     async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// With settings changed from the defaults by `configure`.
+    async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
         let (auth_server, auth) = spawn_auth().await;
         let data = tempfile::tempdir().unwrap();
-        let (router, _) = open(&auth_server.addr.to_string(), &data).await;
+        let mut config = Config::wired(&auth_server.addr.to_string(), data.path().join("tasks"));
+        configure(&mut config);
+        let router = router(AppState::open(&config).await.unwrap());
         Self {
             router,
             auth,
@@ -345,3 +352,5 @@ async fn an_unreachable_auth_answers_503_within_3_seconds() {
     }
     assert_eq!(state.tasks.read(|tasks| tasks.len()), 0, "nothing stored");
 }
+
+mod limits;

@@ -45,9 +45,24 @@ impl TestApp {
         Self::wired(&address, None).await
     }
 
+    /// Wired to a running auth-api, with settings changed from the defaults by `configure`.
+    async fn spawn_with(configure: impl FnOnce(&mut Config)) -> Self {
+        let (auth_server, _) = spawn_auth().await;
+        Self::configured(&auth_server.addr.to_string(), Some(auth_server), configure).await
+    }
+
     async fn wired(auth_address: &str, auth_server: Option<RunningServer>) -> Self {
+        Self::configured(auth_address, auth_server, |_| {}).await
+    }
+
+    async fn configured(
+        auth_address: &str,
+        auth_server: Option<RunningServer>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let config = Config::wired(auth_address, data.path().join("users"));
+        let mut config = Config::wired(auth_address, data.path().join("users"));
+        configure(&mut config);
         let state = AppState::open(&config).await.unwrap();
         Self {
             router: router(state.clone()),
@@ -301,4 +316,31 @@ async fn wrong_methods_get_a_json_405() {
             .await
             .expect_error(StatusCode::METHOD_NOT_ALLOWED);
     }
+}
+
+#[tokio::test]
+async fn a_store_at_its_budget_answers_507_to_signups_and_everyone_stored_still_logs_in() {
+    const BUDGET: u64 = 1_000;
+    let app = TestApp::spawn_with(|config| config.store_budget = Some(BUDGET)).await;
+    let mut stored = Vec::new();
+    let refusal = loop {
+        let email = format!("user{}@example.com", stored.len());
+        let answer = app.post("/signup", &email, PASSWORD).await;
+        if answer.status != StatusCode::CREATED {
+            break answer;
+        }
+        stored.push(email);
+        assert!(stored.len() < 20, "the budget never stopped a signup");
+    };
+    let message = refusal.expect_error(StatusCode::INSUFFICIENT_STORAGE);
+    assert!(message.contains("size budget"), "{message}");
+    let file = std::fs::metadata(app.data.path().join("users/users.jsonl")).unwrap();
+    assert!(file.len() <= BUDGET, "{} bytes", file.len());
+    for email in &stored {
+        let login = app.post("/login", email, PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{email}");
+    }
+    app.post("/signup", &stored[0], PASSWORD)
+        .await
+        .expect_error(StatusCode::CONFLICT);
 }
