@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # The benchmark, in one command:
 #
-#   bench/run.sh            full run (~3 min after the build): 10 s per route, 1,000,000 tasks
+#   bench/run.sh            full run (~4 min after the build): 10 s per route, 1,000,000 tasks
 #   bench/run.sh --smoke    CI: 2 s per route, small data; same steps, no thresholds
+#   BENCH_BASELINE=92e7671 bench/run.sh   the same, plus that revision's tasks-api beside it
 #
 # Builds release binaries, starts auth/users/tasks and the ceiling pair (bench/ceiling) on
 # loopback ports with a fresh temporary data folder, seeds users and tasks over HTTP, drives
 # POST /login, GET /tasks, POST /tasks and the ceiling with wrk (64 connections, 2 threads),
 # times argon2 verify on one core, then measures data growth (1,000,000 tasks of one user
-# written straight into tasks.jsonl). Writes bench/results/<timestamp>[-smoke].json and .md and
-# prints the Markdown table. Targets are reported, never asserted: the exit code says only
-# whether the harness itself worked.
+# written straight into tasks.jsonl) and each store at full volume: tasks-api and users-api
+# started on a file of ordinary records filling the STORE_BUDGET of kubernetes/*-deployment.yaml
+# (start-up, RSS per record, RSS beside the memory limit, 507 on one more write). With
+# BENCH_BASELINE=<git rev>, that revision's tasks-api is built in a git worktree under
+# target/bench-baseline and runs the GET/POST load and the full-volume start beside the current
+# one: the report gets before/after columns. Writes bench/results/<timestamp>[-smoke].json and
+# .md and prints the Markdown tables. Targets are reported, never asserted: the exit code says
+# only whether the harness itself worked.
 #
 # Overrides (environment): BENCH_DURATION (s per route), BENCH_CONNECTIONS, BENCH_THREADS,
 # BENCH_GROWTH_TASKS, BENCH_GROWTH_DURATION, BENCH_GROWTH_ROUNDS, BENCH_USERS, BENCH_TASKS_PER_USER,
-# BENCH_ARGON2_ROUNDS, BENCH_KEEP=1 (keep the temporary folder and its logs),
+# BENCH_ARGON2_ROUNDS, BENCH_FULL_BUDGET (store budget of the full-volume phase: the manifests'
+# STORE_BUDGET, 8Mi in smoke), BENCH_FULL_ROUNDS, BENCH_BASELINE (a git revision; unset: none),
+# BENCH_AB_ROUNDS and BENCH_AB_DURATION (the alternating before/after rounds: 6 of 5 s),
+# BENCH_KEEP=1 (keep the temporary folder and its logs),
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release).
 set -euo pipefail
 
@@ -33,13 +42,14 @@ if [[ $MODE == smoke ]]; then
   : "${BENCH_DURATION:=2}" "${BENCH_GROWTH_TASKS:=20000}" "${BENCH_GROWTH_DURATION:=1}"
   : "${BENCH_USERS:=2}" "${BENCH_TASKS_PER_USER:=25}" "${BENCH_ARGON2_ROUNDS:=3}"
   HYPERFINE_RUNS=10
-  : "${BENCH_GROWTH_ROUNDS:=1}"
+  : "${BENCH_GROWTH_ROUNDS:=1}" "${BENCH_FULL_ROUNDS:=1}" "${BENCH_FULL_BUDGET:=8Mi}"
 else
   : "${BENCH_DURATION:=10}" "${BENCH_GROWTH_TASKS:=1000000}" "${BENCH_GROWTH_DURATION:=4}"
   : "${BENCH_USERS:=8}" "${BENCH_TASKS_PER_USER:=100}" "${BENCH_ARGON2_ROUNDS:=20}"
   HYPERFINE_RUNS=50
-  : "${BENCH_GROWTH_ROUNDS:=3}"
+  : "${BENCH_GROWTH_ROUNDS:=3}" "${BENCH_FULL_ROUNDS:=3}"
 fi
+: "${BENCH_AB_ROUNDS:=6}" "${BENCH_AB_DURATION:=5}"
 : "${BENCH_CONNECTIONS:=64}" "${BENCH_THREADS:=2}"
 
 log() { printf '\n== bench: %s\n' "$*" >&2; }
@@ -63,17 +73,6 @@ if ((${#missing[@]})); then
 fi
 command -v python3 >/dev/null || die "python3 is needed (seeding and the report)"
 
-# --- build ----------------------------------------------------------------------------------
-BIN=$ROOT/target/release
-if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
-  log "cargo build --release"
-  (cd "$ROOT" && cargo build --release --locked \
-    -p auth-api -p users-api -p tasks-api -p bench-ceiling)
-fi
-for bin in auth-api users-api tasks-api ceiling argon2-verify; do
-  [[ -x $BIN/$bin ]] || die "missing $BIN/$bin (build first)"
-done
-
 # --- processes: every one we start is remembered by PID and stopped on exit -----------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kub-bench.XXXXXX")
 declare -A PIDS=()
@@ -93,10 +92,18 @@ stop() { # stop <name>
   stop_pid "${PIDS[$name]}"
   unset "PIDS[$name]"
 }
+BASE_DIR=$ROOT/target/bench-baseline # BENCH_BASELINE's worktree (src) and build (target)
+BASE_TREE=$BASE_DIR/src
+remove_worktree() {
+  [[ -e $BASE_TREE ]] || return 0
+  git -C "$ROOT" worktree remove --force "$BASE_TREE" 2>/dev/null || rm -rf "$BASE_TREE"
+  git -C "$ROOT" worktree prune
+}
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
   for name in "${!PIDS[@]}"; do stop "$name"; done
+  [[ -z ${BENCH_BASELINE:-} ]] || remove_worktree
   if [[ ${BENCH_KEEP:-0} == 1 || $status != 0 ]]; then
     echo "bench: logs and data kept in $WORK" >&2
   else
@@ -107,6 +114,33 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# --- build ----------------------------------------------------------------------------------
+BIN=$ROOT/target/release
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  log "cargo build --release"
+  (cd "$ROOT" && cargo build --release --locked \
+    -p auth-api -p users-api -p tasks-api -p bench-ceiling)
+fi
+for bin in auth-api users-api tasks-api ceiling argon2-verify; do
+  [[ -x $BIN/$bin ]] || die "missing $BIN/$bin (build first)"
+done
+
+# --- baseline: another revision's tasks-api, built in a git worktree -------------------------
+BASE_BIN=
+BASE_REV=
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+  BASE_REV=$(git -C "$ROOT" rev-parse --short --verify --quiet "$BENCH_BASELINE^{commit}") ||
+    die "BENCH_BASELINE=$BENCH_BASELINE is not a commit"
+  log "baseline $BASE_REV: cargo build --release -p tasks-api in a git worktree"
+  remove_worktree # left by an interrupted run
+  git -C "$ROOT" worktree add --detach --quiet "$BASE_TREE" "$BASE_REV"
+  # Its own target folder, so target/release stays the current build; kept as a cache.
+  (cd "$BASE_TREE" && CARGO_TARGET_DIR=$BASE_DIR/target cargo build --release --locked -p tasks-api)
+  remove_worktree
+  BASE_BIN=$BASE_DIR/target/release
+  [[ -x $BASE_BIN/tasks-api ]] || die "missing $BASE_BIN/tasks-api"
+fi
 
 start() { # start <name> <env assignments…> -- <command…>; stdout+stderr to $WORK/<name>.log
   local name=$1
@@ -128,6 +162,19 @@ wait_ready() { # wait_ready <name> <port> [seconds]: until GET /readyz answers 2
 }
 
 now_ns() { date +%s%N; }
+
+READY_MS=
+start_timed() { # start_timed <name> <port> <env…> -- <command…>: READY_MS = start to /readyz 200
+  local name=$1 port=$2 t0
+  shift 2
+  t0=$(now_ns)
+  start "$name" "$@"
+  until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
+    kill -0 "${PIDS[$name]}" 2>/dev/null || { tail -20 "$WORK/$name.log" >&2; die "$name exited"; }
+    (($(now_ns) - t0 < 120000000000)) || die "$name not ready after 120 s"
+  done
+  READY_MS=$((($(now_ns) - t0) / 1000000))
+}
 
 free_ports() { # free_ports <n>: n distinct ports the kernel considers free right now
   python3 - "$1" <<'EOF'
@@ -206,15 +253,17 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 log "$MODE run on $CORES cores, load average $LOAD_BEFORE; work folder $WORK"
 
-read -r AUTH_PORT USERS_PORT TASKS_PORT BACK_PORT FRONT_PORT < <(free_ports 5)
+read -r AUTH_PORT USERS_PORT TASKS_PORT BACK_PORT FRONT_PORT SPARE_PORT < <(free_ports 6)
 JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 mkdir -p "$WORK/users" "$WORK/tasks" "$WORK/growth"
 
 start auth PORT="$AUTH_PORT" JWT_SECRET="$JWT_SECRET" -- "$BIN/auth-api"
 start users PORT="$USERS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" USERS_FOLDER="$WORK/users" \
   -- "$BIN/users-api"
+# One user POSTs for 10 s (~150,000 tasks): past MAX_TASKS_PER_USER's default of 1,000.
+MANY_TASKS=MAX_TASKS_PER_USER=100000000
 start tasks PORT="$TASKS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" TASKS_FOLDER="$WORK/tasks" \
-  -- "$BIN/tasks-api"
+  "$MANY_TASKS" -- "$BIN/tasks-api"
 start ceiling-backend -- "$BIN/ceiling" backend "$BACK_PORT"
 start ceiling-front -- "$BIN/ceiling" front "$FRONT_PORT" "$BACK_PORT"
 wait_ready auth "$AUTH_PORT"
@@ -230,6 +279,13 @@ read -r EMAIL PASSWORD TOKEN SUB < <(python3 -c '
 import json, sys
 u = json.load(open(sys.argv[1]))["users"][0]
 print(u["email"], u["password"], u["token"], u["sub"])' "$WORK/seed.json")
+if [[ -n $BASE_BIN ]]; then # the baseline tasks-api, on a copy of the same seeded store
+  mkdir -p "$WORK/base-tasks"
+  cp "$WORK/tasks/tasks.jsonl" "$WORK/base-tasks/"
+  start base-tasks PORT="$SPARE_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" \
+    TASKS_FOLDER="$WORK/base-tasks" "$MANY_TASKS" -- "$BASE_BIN/tasks-api"
+  wait_ready base-tasks "$SPARE_PORT"
+fi
 
 log "argon2 verify on one core (Argon2::default(), $BENCH_ARGON2_ROUNDS rounds)"
 ARGON=$(taskset -c 0 "$BIN/argon2-verify" "$BENCH_ARGON2_ROUNDS")
@@ -239,29 +295,64 @@ echo "bench: $ARGON" >&2
 # --- throughput: ceiling, the three routes, ceiling again ------------------------------------
 D=$BENCH_DURATION
 TASKS_URL="http://127.0.0.1:$TASKS_PORT/tasks"
+BASE_URL=
+[[ -z $BASE_BIN ]] || BASE_URL="http://127.0.0.1:$SPARE_PORT/tasks"
 log "wrk: ${BENCH_CONNECTIONS} connections, ${BENCH_THREADS} threads, ${D}s per route"
 if [[ $MODE == full ]]; then # warm keep-alive pools and allocators; not recorded
-  for url in "http://127.0.0.1:$FRONT_PORT/" "$TASKS_URL"; do
+  for url in "http://127.0.0.1:$FRONT_PORT/" "$TASKS_URL" $BASE_URL; do
     BENCH_LUA_DIR="$BENCH_DIR/wrk" BENCH_TOKEN=$TOKEN wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" \
       -d2s -s "$BENCH_DIR/wrk/get_tasks.lua" "$url" >/dev/null
   done
 fi
-rss after-seed auth users tasks
+rss after-seed auth users tasks ${BASE_URL:+base-tasks}
 run_wrk ceiling-1 ceiling.lua "http://127.0.0.1:$FRONT_PORT/" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-ceiling ceiling-front ceiling-backend
 run_wrk login login.lua "http://127.0.0.1:$USERS_PORT/login" "$D" "" "" \
   BENCH_EMAIL="$EMAIL" BENCH_PASSWORD="$PASSWORD"
 rss after-login auth users tasks
+# With a baseline, its tasks-api runs each route too, served by the same auth-api, between the
+# same two ceiling runs: GET current then baseline, POST baseline then current, so a drift of
+# the machine's speed during the run favours neither.
 run_wrk get-tasks get_tasks.lua "$TASKS_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-get-tasks auth users tasks
+if [[ -n $BASE_URL ]]; then
+  run_wrk base-get-tasks get_tasks.lua "$BASE_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
+  rss after-get-tasks base-tasks
+  run_wrk base-post-tasks post_tasks.lua "$BASE_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
+  rss after-post-tasks base-tasks
+fi
 run_wrk post-tasks post_tasks.lua "$TASKS_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-post-tasks auth users tasks
 run_wrk ceiling-2 ceiling.lua "http://127.0.0.1:$FRONT_PORT/" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-ceiling ceiling-front ceiling-backend
 curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$TASKS_URL" || die "GET /tasks fails after the load"
+
+# --- before/after, alternating ----------------------------------------------------------------
+# The machine's speed drifts by up to ±20% within a run (compare the two ceiling runs), more
+# than the difference being measured, so one wrk run per build decides nothing. Short rounds
+# alternate which build goes first, and each records the CPU time tasks-api spent per request,
+# which the drift moves far less than req/s.
+if [[ -n $BASE_URL ]]; then
+  log "before/after: $BENCH_AB_ROUNDS alternating rounds of GET and POST, ${BENCH_AB_DURATION}s each"
+  for round in $(seq 1 "$BENCH_AB_ROUNDS"); do
+    order=(current baseline)
+    ((round % 2)) || order=(baseline current)
+    for route in get post; do
+      for build in "${order[@]}"; do
+        url=$TASKS_URL pid=${PIDS[tasks]}
+        [[ $build == current ]] || { url=$BASE_URL; pid=${PIDS[base-tasks]}; }
+        ticks=$(cpu_ticks "$pid")
+        run_wrk "ab-$route-$build#$round" "${route}_tasks.lua" "$url" "$BENCH_AB_DURATION" "" "" \
+          BENCH_TOKEN="$TOKEN"
+        record "{\"kind\":\"ab-cpu\",\"name\":\"ab-$route-$build#$round\",\"ticks\":$(($(cpu_ticks "$pid") - ticks)),\"hz\":$(getconf CLK_TCK)}"
+      done
+    done
+  done
+fi
 stop ceiling-front
 stop ceiling-backend
 stop tasks
+stop base-tasks
 
 # --- data growth: an empty store, then N tasks of one user ----------------------------------
 GD=$BENCH_GROWTH_DURATION
@@ -286,17 +377,11 @@ growth_round() { # growth_round <label> <round>: POST and GET latency on the run
   done
 }
 start_tasks_timed() { # start_tasks_timed <label> <round>: start tasks-api on $WORK/growth, time to /readyz
-  local label=$1 round=$2 t0 t1
-  t0=$(now_ns)
-  start tasks PORT="$TASKS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" TASKS_FOLDER="$WORK/growth" \
-    -- "$BIN/tasks-api"
-  until curl -fsS -o /dev/null "http://127.0.0.1:$TASKS_PORT/readyz" 2>/dev/null; do
-    kill -0 "${PIDS[tasks]}" 2>/dev/null || { tail -20 "$WORK/tasks.log" >&2; die "tasks-api exited"; }
-    (($(now_ns) - t0 < 120000000000)) || die "tasks-api not ready after 120 s"
-  done
-  t1=$(now_ns)
-  record "{\"kind\":\"ready\",\"name\":\"$label\",\"round\":$round,\"ms\":$(((t1 - t0) / 1000000))}"
-  echo "bench: tasks-api ($label, round $round) ready in $(((t1 - t0) / 1000000)) ms" >&2
+  local label=$1 round=$2
+  start_timed tasks "$TASKS_PORT" PORT="$TASKS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" \
+    TASKS_FOLDER="$WORK/growth" "$MANY_TASKS" -- "$BIN/tasks-api"
+  record "{\"kind\":\"ready\",\"name\":\"$label\",\"round\":$round,\"ms\":$READY_MS}"
+  echo "bench: tasks-api ($label, round $round) ready in $READY_MS ms" >&2
 }
 
 # Disk latency on a shared machine comes and goes, so empty and large stores alternate, each
@@ -322,6 +407,114 @@ for round in $(seq 1 "$BENCH_GROWTH_ROUNDS"); do
 done
 rm -rf "$WORK/growth" "$WORK/seeded-tasks.jsonl"
 
+# --- store at full volume: each service on a file filling its manifest's STORE_BUDGET --------
+FULL_PORT=$SPARE_PORT
+# One more task or user whose line is longer than any generated one: it cannot fit in what the
+# generator left under the budget (less than one ordinary line), so it must get 507.
+ONE_MORE_TASK=$(python3 -c 'import json; print(json.dumps({"title": "One more task", "text": "x" * 400}))')
+ONE_MORE_USER='{"email":"one-more-user-on-a-store-at-its-budget@bench.test","password":"one-more-password"}'
+
+jfield() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+vm() { awk -v field="$2:" '$1 == field {print $2}' "/proc/$1/status"; } # vm <pid> VmRSS: KiB
+
+status_of() { # status_of <curl args…>: prints the HTTP status (000: no answer); body in answer.txt
+  curl -sS -o "$WORK/answer.txt" -w '%{http_code}' "$@" || true
+}
+
+check() { # check <service> <build> <what> <want> <got>: got is a number (000: no answer) or empty
+  local got=null
+  [[ ! $5 =~ ^[0-9]+$ ]] || got=$((10#$5))
+  record "{\"kind\":\"full-check\",\"service\":\"$1\",\"build\":\"$2\",\"check\":\"$3\",\"want\":$4,\"got\":$got}"
+  echo "bench: $1-api ($2) at full volume: $3: $got (want $4)" >&2
+}
+
+metric() { # metric <port> <name> <kind>: its value in /metrics, or null
+  curl -fsS "http://127.0.0.1:$1/metrics" |
+    awk -v series="$2{kind=\"$3\"}" '$1 == series {value = $2} END {print (value == "" ? "null" : value)}'
+}
+
+fresh_token() { # the token of a user signed up just now, who owns no task
+  local creds='{"email":"fresh-owner@bench.test","password":"fresh-owner-password"}'
+  curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -d "$creds" \
+    "http://127.0.0.1:$USERS_PORT/signup"
+  curl -fsS -X POST -H 'Content-Type: application/json' -d "$creds" \
+    "http://127.0.0.1:$USERS_PORT/login" | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])'
+}
+
+full_start() { # full_start <service> <build> <store> <round>: start on $WORK/full-<service>/<store>;
+  # records the time to /readyz and, once idle, VmRSS and VmHWM
+  local svc=$1 build=$2 store=$3 round=$4 bin=$BIN name=full-$1 pid
+  [[ $build == current ]] || { bin=$BASE_BIN; name+=-base; }
+  start_timed "$name" "$FULL_PORT" PORT="$FULL_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" \
+    "${svc^^}_FOLDER=$WORK/full-$svc/$store" STORE_BUDGET="$FULL_BUDGET" -- "$bin/$svc-api"
+  pid=${PIDS[$name]}
+  settle "$pid"
+  record "{\"kind\":\"full\",\"service\":\"$svc\",\"build\":\"$build\",\"store\":\"$store\",\"round\":$round,\"ready_ms\":$READY_MS,\"rss_kib\":$(vm "$pid" VmRSS),\"hwm_kib\":$(vm "$pid" VmHWM)}"
+  echo "bench: $svc-api ($build, $store store, round $round) ready in $READY_MS ms, VmRSS $(vm "$pid" VmRSS) KiB" >&2
+}
+
+full_checks() { # full_checks <service> <build>: on the running full store, reads answer and one
+  # more write gets 507 (not tried on a baseline: it has no budget and would grow the file)
+  local svc=$1 build=$2 url=http://127.0.0.1:$FULL_PORT file=$WORK/full-$1/full/$1.jsonl size
+  size=$(stat -c %s "$file")
+  if [[ $svc == tasks ]]; then
+    check "$svc" "$build" "GET /tasks of the owner of tasks 1-1000" 200 \
+      "$(status_of -H "Authorization: Bearer $TOKEN" "$url/tasks")"
+    check "$svc" "$build" "tasks in that first page" 20 \
+      "$(python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1])).get("tasks", [])))' "$WORK/answer.txt" 2>/dev/null)"
+    [[ $build == current ]] || return 0
+    check "$svc" "$build" "one more POST /tasks (a user with no task)" 507 \
+      "$(status_of -X POST -H "Authorization: Bearer $FRESH_TOKEN" -H 'Content-Type: application/json' \
+        -d "$ONE_MORE_TASK" "$url/tasks")"
+  else
+    check "$svc" "$build" "POST /login of a user in the file" 200 \
+      "$(status_of -X POST -H 'Content-Type: application/json' \
+        -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$url/login")"
+    check "$svc" "$build" "one more POST /signup" 507 \
+      "$(status_of -X POST -H 'Content-Type: application/json' -d "$ONE_MORE_USER" "$url/signup")"
+  fi
+  check "$svc" "$build" "file bytes after the refused write" "$size" "$(stat -c %s "$file")"
+  record "{\"kind\":\"full-metrics\",\"service\":\"$svc\",\"build\":\"$build\",\"store_bytes\":$(metric "$FULL_PORT" store_bytes "$svc"),\"store_budget_bytes\":$(metric "$FULL_PORT" store_budget_bytes "$svc")}"
+}
+
+full_volume() { # full_volume <service>: fill its store to the budget, then alternate rounds on an
+  # empty and on the full store (the baseline's too, for tasks), checks on the last full one
+  local svc=$1 manifest budget_bytes gen first round build store
+  manifest=$(python3 "$BENCH_DIR/lib/manifest.py" "$ROOT/kubernetes/$svc-deployment.yaml" 200Mi)
+  record "${manifest%\}},\"kind\":\"manifest\",\"service\":\"$svc\"}"
+  [[ $(jfield "$manifest" store_budget_source) == manifest ]] ||
+    echo "bench: no STORE_BUDGET in kubernetes/$svc-deployment.yaml: 200Mi assumed" >&2
+  FULL_BUDGET=${BENCH_FULL_BUDGET:-$(jfield "$manifest" store_budget)}
+  mkdir -p "$WORK/full-$svc/full"
+  first=$SUB
+  if [[ $svc == users ]]; then # the first seeded user's own line, to log in with
+    first=$WORK/full-users/first.jsonl
+    grep -F "\"email\":\"$EMAIL\"" "$WORK/users/users.jsonl" >"$first" || die "no line of $EMAIL in users.jsonl"
+  fi
+  log "$svc-api at full volume: $svc.jsonl filled to STORE_BUDGET=$FULL_BUDGET"
+  budget_bytes=$(python3 "$BENCH_DIR/lib/manifest.py" --bytes "$FULL_BUDGET")
+  gen=$(python3 "$BENCH_DIR/lib/gen_full.py" "$svc" "$budget_bytes" "$WORK/full-$svc/full/$svc.jsonl" "$first")
+  record "${gen%\}},\"kind\":\"full-file\",\"service\":\"$svc\",\"budget\":\"$FULL_BUDGET\",\"budget_bytes\":$budget_bytes,\"rounds\":$BENCH_FULL_ROUNDS}"
+  sync
+  for round in $(seq 1 "$BENCH_FULL_ROUNDS"); do
+    for build in current ${BASE_BIN:+baseline}; do
+      [[ $svc == tasks || $build == current ]] || continue
+      for store in empty full; do
+        rm -rf "$WORK/full-$svc/empty" && mkdir -p "$WORK/full-$svc/empty"
+        full_start "$svc" "$build" "$store" "$round"
+        [[ $store == empty || $round != "$BENCH_FULL_ROUNDS" ]] || full_checks "$svc" "$build"
+        stop "full-$svc"
+        stop "full-$svc-base"
+      done
+    done
+  done
+  rm -rf "$WORK/full-$svc"
+}
+
+FRESH_TOKEN=$(fresh_token)
+full_volume tasks
+full_volume users
+
 # --- report ---------------------------------------------------------------------------------
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$BENCH_DIR/results"
@@ -332,5 +525,7 @@ python3 "$BENCH_DIR/lib/report.py" "$RESULTS" "$OUT" \
   duration_s="$D" connections="$BENCH_CONNECTIONS" threads="$BENCH_THREADS" \
   growth_tasks="$BENCH_GROWTH_TASKS" growth_duration_s="$GD" stamp="$STAMP" elapsed_s="$SECONDS" \
   commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  dirty="$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null && echo no || echo yes)" \
+  baseline="$BASE_REV" \
   cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "bench: results in ${OUT#"$ROOT"/}.json and .md" >&2

@@ -9,6 +9,204 @@ import statistics
 import sys
 
 MIB = 1024
+FULL_RSS_TARGET = 0.8  # of the manifest's memory limit
+FULL_READY_TARGET_MS = 2000
+NOT_BELOW_BASELINE = 0.95  # req/s after / before: "must not fall", less run-to-run noise
+
+
+def full_volume(rows):
+    """Per service and build ("current", "baseline"): the store file, medians over the rounds of
+    start-up and RSS on an empty and on the full store, and what that is per record and beside
+    the manifest's memory limit."""
+    manifests = {r["service"]: r for r in rows if r["kind"] == "manifest"}
+    files = {r["service"]: r for r in rows if r["kind"] == "full-file"}
+    runs = {}
+    for r in rows:
+        if r["kind"] == "full":
+            runs.setdefault((r["service"], r["build"], r["store"]), []).append(r)
+    summary = {}
+    for (service, build, store), group in runs.items():
+        if store != "full":
+            continue
+        empty, file, manifest = runs.get((service, build, "empty"), []), files[service], manifests[service]
+        limit_kib = manifest["memory_limit_bytes"] / 1024
+
+        def median(group, field):
+            return statistics.median(r[field] for r in group) if group else None
+
+        rss_full, rss_empty = median(group, "rss_kib"), median(empty, "rss_kib")
+        hwm_full = median(group, "hwm_kib")
+        summary.setdefault(service, {})[build] = {
+            "records": file["records"], "file_bytes": file["bytes"],
+            "file_bytes_per_record": file["bytes"] / file["records"],
+            "budget": file["budget"], "budget_bytes": file["budget_bytes"],
+            "manifest": manifest, "rounds": len(group),
+            "ready_ms_empty": median(empty, "ready_ms"), "ready_ms_full": median(group, "ready_ms"),
+            "ready_ms_full_runs": [r["ready_ms"] for r in group],
+            "rss_kib_empty": rss_empty, "rss_kib_full": rss_full, "hwm_kib_full": hwm_full,
+            "hwm_kib_empty": median(empty, "hwm_kib"),
+            "rss_bytes_per_record": (rss_full - rss_empty) * 1024 / file["records"]
+            if rss_empty is not None else None,
+            "rss_full_of_limit": rss_full / limit_kib, "hwm_full_of_limit": hwm_full / limit_kib,
+        }
+    checks = [r for r in rows if r["kind"] == "full-check"]
+    metrics = [r for r in rows if r["kind"] == "full-metrics"]
+    return summary, checks, metrics
+
+
+def full_volume_md(summary, checks, metrics, meta):
+    md = []
+    if not summary:
+        return md
+    some = next(iter(next(iter(summary.values())).values()))
+    manifest = some["manifest"]
+    if manifest["store_budget_source"] != "manifest":
+        source = "no STORE_BUDGET in the manifests yet: 200Mi assumed"
+    elif some["budget"] == manifest["store_budget"]:
+        source = "the manifests' STORE_BUDGET"
+    else:
+        source = f"instead of the manifests' {manifest['store_budget']}: smoke or BENCH_FULL_BUDGET"
+
+    def build_name(build):
+        return f"baseline {meta['baseline']}" if build == "baseline" else build
+
+    md.append(f"Store at full volume: each service started on a store file of ordinary records "
+              f"filled up to the last whole line under STORE_BUDGET = {some['budget']} ({source}), "
+              f"with STORE_BUDGET set; the manifests give the emptyDir sizeLimit "
+              f"{manifest['size_limit']} and memory limit {manifest['memory_limit']}. "
+              f"{some['rounds']} round(s) alternating an empty and the full store, each on a "
+              f"freshly started process, medians; VmRSS and VmHWM read once ready and idle.")
+    md.append("")
+    md.append("| service | build | records | file bytes / record | ready (empty) | ready (full) "
+              "| VmRSS empty | VmRSS full | VmHWM full | RSS per record | VmRSS full / limit "
+              "| VmHWM full / limit |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for service, builds in summary.items():
+        for build, f in builds.items():
+            limit = f["manifest"]["memory_limit"]
+            md.append(
+                f"| {service}-api | {build_name(build)} | {f['records']:,} | {f['file_bytes_per_record']:.0f} B | "
+                f"{f['ready_ms_empty']:.0f} ms | **{f['ready_ms_full']:.0f} ms** | "
+                f"{f['rss_kib_empty'] / MIB:.1f} MiB | **{f['rss_kib_full'] / MIB:.1f} MiB** | "
+                f"{f['hwm_kib_full'] / MIB:.1f} MiB | {f['rss_bytes_per_record']:.1f} B | "
+                f"**{f['rss_full_of_limit']:.0%}** of {limit} | {f['hwm_full_of_limit']:.0%} of {limit} |")
+    md.append("")
+    md.append("| check on the full store | service | build | want | got | ok? |")
+    md.append("|---|---|---|---:|---:|:-:|")
+    for c in checks:
+        md.append(f"| {c['check']} | {c['service']}-api | {build_name(c['build'])} | {c['want']} | "
+                  f"{c['got']} | {'yes' if c['got'] == c['want'] else '**no**'} |")
+    for m in metrics:
+        md.append(f"| /metrics store_bytes / store_budget_bytes | {m['service']}-api | {build_name(m['build'])} "
+                  f"| | {m['store_bytes']} / {m['store_budget_bytes']} | |")
+    return md
+
+
+def full_volume_targets(summary, checks, target):
+    targets = []
+    for service, builds in summary.items():
+        f = builds.get("current")
+        if not f:
+            continue
+        limit, what = f["manifest"]["memory_limit"], f"{service}-api at full volume ({f['budget']})"
+        targets.append(target(f"{what}: VmRSS once ready < {FULL_RSS_TARGET:.0%} of the {limit} limit",
+                              f"{f['rss_kib_full'] / MIB:.1f} MiB = {f['rss_full_of_limit']:.0%}",
+                              f["rss_full_of_limit"] < FULL_RSS_TARGET))
+        targets.append(target(f"{what}: peak VmHWM < {FULL_RSS_TARGET:.0%} of the {limit} limit",
+                              f"{f['hwm_kib_full'] / MIB:.1f} MiB = {f['hwm_full_of_limit']:.0%}",
+                              f["hwm_full_of_limit"] < FULL_RSS_TARGET))
+        slowest = max(f["ready_ms_full_runs"])
+        targets.append(target(f"{what}: ready < 2 s after start (slowest of the rounds)",
+                              f"{slowest} ms", slowest < FULL_READY_TARGET_MS))
+        mine = [c for c in checks if c["service"] == service and c["build"] == "current"]
+        right = sum(c["got"] == c["want"] for c in mine)
+        targets.append(target(f"{what}: one more write 507, reads 200, file unchanged",
+                              f"{right} of {len(mine)} checks", mine and right == len(mine)))
+    return targets
+
+
+def alternating_rounds(wrk, cpu):
+    """Medians over run.sh's alternating before/after rounds ("ab-<route>-<build>#<round>"):
+    req/s, p99 and tasks-api's CPU time per request."""
+    rows = []
+    for route, label in (("get", "GET /tasks (page of 20)"), ("post", "POST /tasks")):
+        runs = {build: [r for name, r in wrk.items() if name.startswith(f"ab-{route}-{build}#")]
+                for build in ("baseline", "current")}
+        if not all(runs.values()):
+            continue
+        n = len(runs["current"])
+
+        def median(build, value):
+            return statistics.median(value(r) for r in runs[build])
+
+        def cpu_us(r):
+            used = cpu[r["name"]]
+            return used["ticks"] / used["hz"] * 1e6 / r["requests"]
+
+        for what, value, fmt in ((f"req/s, median of {n} alternating rounds", lambda r: r["rps"], "{:.0f}"),
+                                 ("p99 ms, median", lambda r: r["p99_us"] / 1e3, "{:.2f}"),
+                                 ("tasks-api CPU per request, µs, median", cpu_us, "{:.0f}")):
+            rows.append((f"{label}: {what}", median("baseline", value), median("current", value), fmt))
+    return rows
+
+
+def before_after(wrk, rss_by_phase, full, meta, cpu):
+    """Rows (label, before, after, format) comparing the baseline's tasks-api with the current one."""
+    if "base-get-tasks" not in wrk:
+        return []
+
+    def rss_grew_per_task(service, run):
+        grew = (rss_by_phase["after-post-tasks"][service]["rss_kib"]
+                - rss_by_phase["after-get-tasks"][service]["rss_kib"]) * 1024
+        stored = wrk[run]["requests"] - wrk[run]["non2xx"]
+        return grew / stored if stored else None
+
+    rows = alternating_rounds(wrk, cpu)
+    for route, label in (("get-tasks", "GET /tasks (page of 20)"), ("post-tasks", "POST /tasks")):
+        before, after = wrk["base-" + route], wrk[route]
+        label += ", one run each"
+        rows.append((f"{label}: req/s", before["rps"], after["rps"], "{:.0f}"))
+        rows.append((f"{label}: p50 ms", before["p50_us"] / 1e3, after["p50_us"] / 1e3, "{:.2f}"))
+        rows.append((f"{label}: p99 ms", before["p99_us"] / 1e3, after["p99_us"] / 1e3, "{:.2f}"))
+        rows.append((f"{label}: non-2xx and socket errors", before["non2xx"] + sum(
+            before["socket_errors"].values()), after["non2xx"] + sum(after["socket_errors"].values()),
+            "{:.0f}"))
+    rows.append(("tasks-api VmRSS after the POST load, MiB",
+                 rss_by_phase["after-post-tasks"]["base-tasks"]["rss_kib"] / MIB,
+                 rss_by_phase["after-post-tasks"]["tasks"]["rss_kib"] / MIB, "{:.1f}"))
+    rows.append(("RSS growth per task the POST load stored, bytes",
+                 rss_grew_per_task("base-tasks", "base-post-tasks"),
+                 rss_grew_per_task("tasks", "post-tasks"), "{:.0f}"))
+    pair = full.get("tasks", {})
+    if "baseline" in pair and "current" in pair:
+        b, a = pair["baseline"], pair["current"]
+        n, limit = f"{a['records']:,} tasks", a["manifest"]["memory_limit"]
+        rows.append((f"full volume ({n}): start to /readyz, ms", b["ready_ms_full"], a["ready_ms_full"], "{:.0f}"))
+        rows.append((f"full volume: VmRSS once ready, MiB", b["rss_kib_full"] / MIB, a["rss_kib_full"] / MIB, "{:.1f}"))
+        rows.append((f"full volume: VmHWM (peak), MiB", b["hwm_kib_full"] / MIB, a["hwm_kib_full"] / MIB, "{:.1f}"))
+        rows.append((f"full volume: VmRSS / {limit} limit, %", 100 * b["rss_full_of_limit"],
+                     100 * a["rss_full_of_limit"], "{:.0f}"))
+        rows.append(("full volume: RSS per stored task, bytes", b["rss_bytes_per_record"],
+                     a["rss_bytes_per_record"], "{:.1f}"))
+    return rows
+
+
+def before_after_md(rows, meta):
+    if not rows:
+        return []
+    after = f"work tree ({meta['commit']}{' + changes' if meta.get('dirty') == 'yes' else ''})"
+    md = [f"Before/after: tasks-api of BENCH_BASELINE={meta['baseline']} (built in a git worktree) "
+          f"beside the {after}, in this run: the same seeded store, auth-api and wrk settings, "
+          "between the same two ceiling runs (GET: after, then before; POST: before, then "
+          "after), then short rounds alternating which build goes first (medians, with the CPU "
+          "time tasks-api spent per request); full volume as above, rounds alternating the two "
+          "builds.", "",
+          f"| measure | before ({meta['baseline']}) | after | after / before |", "|---|---:|---:|---:|"]
+    for label, before, after_value, fmt in rows:
+        ratio = f"{after_value / before:.2f}×" if before else ""
+        show = (lambda v: "" if v is None else fmt.format(v))
+        md.append(f"| {label} | {show(before)} | {show(after_value)} | {ratio} |")
+    return md
 
 
 def main():
@@ -127,10 +325,25 @@ def main():
     targets.append(target(f"{n:,} tasks: ready < 1 s after start (slowest of the rounds)",
                           f"{slowest} ms", slowest < 1000))
 
+    full, full_checks, full_metrics = full_volume(rows)
+    targets += full_volume_targets(full, full_checks, target)
+    cpu = {r["name"]: r for r in rows if r["kind"] == "ab-cpu"}
+    compared = before_after(wrk, rss_by_phase, full, meta, cpu)
+    # Judged on the alternating rounds' medians (the single runs drift with the machine).
+    for label, before, after, _ in compared:
+        if "req/s, median" in label:
+            ratio = after / before
+            targets.append(target(f"{label.split(':')[0]}: req/s does not fall (>= "
+                                  f"{NOT_BELOW_BASELINE}x the baseline {meta['baseline']}'s "
+                                  "median, for noise)", f"{ratio:.2f}x", ratio >= NOT_BELOW_BASELINE))
+
     report = {
         "meta": meta, "ceiling": {"runs": ceilings, "rps": ceiling_rps, "p99_ms": ceiling_p99 / 1e3},
         "argon2": {**argon2, "bound_rps": argon2_bound}, "routes": routes, "rss": rss_by_phase,
         "growth": growth_summary, "bytes_per_stored_task": bytes_per_task,
+        "full_volume": {"services": full, "checks": full_checks, "metrics": full_metrics},
+        "before_after": [{"measure": label, "before": before, "after": after}
+                         for label, before, after, _ in compared],
         "targets": targets, "raw": rows,
     }
     with open(out + ".json", "w") as f:
@@ -175,8 +388,8 @@ def main():
                   f"{mib('after-ceiling', service, 'hwm_kib')} |")
     if bytes_per_task:
         md.append("")
-        md.append(f"tasks-api keeps every task in memory: the POST run stored {stored:,} tasks "
-                  f"and RSS grew by ~{bytes_per_task:.0f} bytes per task.")
+        md.append(f"The POST run stored {stored:,} tasks and tasks-api's RSS grew by "
+                  f"~{bytes_per_task:.0f} bytes per task.")
     md.append("")
     md.append(f"Data growth: {n:,} tasks of one user ({growth.get('file_bytes', 0) / 1e6:.0f} MB "
               f"tasks.jsonl), {growth.get('rounds')} round(s) alternating an empty and the seeded "
@@ -197,6 +410,11 @@ def main():
             w, one, h = gwrk[key], gwrk[key + "-1c"], ghyper[key + "-curl"]
             md.append(f"| {store} | {request} | {one['p50_us'] / 1e3:.2f} | {h['median_ms']:.2f} | "
                       f"{w['p50_us'] / 1e3:.2f} | {w['p99_us'] / 1e3:.2f} | {w['rps']:.0f} |")
+    for section in (full_volume_md(full, full_checks, full_metrics, meta),
+                    before_after_md(compared, meta)):
+        if section:
+            md.append("")
+            md.extend(section)
     md.append("")
     md.append("| target | measured | met? |")
     md.append("|---|---:|:-:|")
