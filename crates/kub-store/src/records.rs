@@ -38,12 +38,6 @@ impl<R: DeserializeOwned> StoredRecords<R> {
 
     /// The records at `locations`, in their order.
     pub fn get_all(&self, locations: &[Location]) -> io::Result<Vec<R>> {
-        self.get_all_as(locations)
-    }
-
-    /// The lines at `locations`, in their order, each parsed as a `T`: a view of the record
-    /// with only the fields a caller needs.
-    pub fn get_all_as<T: DeserializeOwned>(&self, locations: &[Location]) -> io::Result<Vec<T>> {
         self.with_lines(locations, |lines| {
             lines
                 .iter()
@@ -86,8 +80,8 @@ impl<R: DeserializeOwned> StoredRecords<R> {
     }
 }
 
-/// `line`, the record at `at`, parsed as a `T`.
-fn parse<T: DeserializeOwned>(line: &[u8], at: Location) -> io::Result<T> {
+/// `line`, the record at `at`, parsed.
+fn parse<R: DeserializeOwned>(line: &[u8], at: Location) -> io::Result<R> {
     serde_json::from_slice(line).map_err(|error| {
         io::Error::new(
             io::ErrorKind::InvalidData,

@@ -10,7 +10,6 @@ use std::{
     },
 };
 
-use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
@@ -150,15 +149,7 @@ impl<C: Collection> JsonLinesStore<C> {
     /// cache). That costs a few microseconds; the hop to tokio's blocking pool cost ~20 µs of
     /// CPU per request and a fifth of GET /tasks' throughput (docs/performance.md).
     pub fn fetch(&self, locations: &[Location]) -> Result<Vec<C::Record>, StorageFailure> {
-        self.fetch_as(locations)
-    }
-
-    /// As [`Self::fetch`], each line parsed as a `T` (a view with only the fields needed).
-    pub fn fetch_as<T: DeserializeOwned>(
-        &self,
-        locations: &[Location],
-    ) -> Result<Vec<T>, StorageFailure> {
-        self.reading(self.stored.get_all_as(locations))
+        self.reading(self.stored.get_all(locations))
     }
 
     /// Calls `read` with the lines at `locations`, as [`Self::fetch`] reads them: for a caller

@@ -55,10 +55,13 @@ impl AppState {
         )
         .await?;
         let counted = tasks.clone();
-        metrics.track_stored("tasks", move || Stored {
-            records: counted.read(Tasks::len),
-            bytes: counted.usage().bytes,
-            budget_bytes: counted.usage().budget,
+        metrics.track_stored("tasks", move || {
+            let usage = counted.usage();
+            Stored {
+                records: counted.read(Tasks::len),
+                bytes: usage.bytes,
+                budget_bytes: usage.budget,
+            }
         });
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {

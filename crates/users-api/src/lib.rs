@@ -52,10 +52,13 @@ impl AppState {
         )
         .await?;
         let counted = users.clone();
-        metrics.track_stored("users", move || Stored {
-            records: counted.read(Users::len),
-            bytes: counted.usage().bytes,
-            budget_bytes: counted.usage().budget,
+        metrics.track_stored("users", move || {
+            let usage = counted.usage();
+            Stored {
+                records: counted.read(Users::len),
+                bytes: usage.bytes,
+                budget_bytes: usage.budget,
+            }
         });
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
