@@ -10,7 +10,8 @@ the Helm chart (`helm install`), each on a clean namespace:
   - GET /network shows what the stage teaches, as the real kubelet and DNS set it;
   - nothing of auth is reachable from outside the cluster.
 After the final manifests also: a deleted tasks Pod comes back empty (emptyDir), a deleted auth
-Pod gives 503 JSON then heals without restarts, `kubectl rollout restart` under a request loop
+Pod gives 503 JSON then heals without restarts, a burst of signups gets 429 (every outside
+client is one address behind the node), `kubectl rollout restart` under a request loop
 fails no request, the NetworkPolicies are admitted, a tasks volume filled to its STORE_BUDGET
 answers 507 and is not evicted (its data intact), and without the budget the kubelet does evict
 the Pod and its data (scripts/k8s_volume.py).
@@ -21,15 +22,19 @@ the chart) on PATH or given by --kubectl/--helm. scripts/k8s-e2e.sh does all of 
 """
 
 import argparse
+import http.client
+import json
 import secrets
 import sys
 import threading
 import time
 import traceback
+import urllib.parse
 from pathlib import Path
 
 from cluster_kit import (NAMESPACE, PART_OF, RESULTS, Cluster, call, check, is_error_json, note,
                          wait_answering, wait_auth_reachable)
+from service_kit import decoded
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,29 +207,94 @@ def deleted_auth_pod_gives_503_then_heals(cluster, urls, token):
     check("final: ... without restarting users or tasks", after == before, f"{before} -> {after}")
 
 
+def signups_from_one_address_are_throttled(cluster, urls):
+    """Every client outside the cluster reaches users-service through the node: kube-proxy
+    rewrites their source to the node's address (externalTrafficPolicy: Cluster), so they are all
+    one address to SIGNUP_LIMIT_PER_ADDRESS. A burst past the default 10/min gets 429."""
+    answers = [call("POST", f"{urls['users']}/signup",
+                    {"email": f"burst-{secrets.token_hex(6)}@test.com", "password": "testers"},
+                    with_headers=True)
+               for _ in range(14)]
+    statuses = [status for status, _, _ in answers]
+    throttled = [(body, headers) for status, body, headers in answers if status == 429]
+    check("final: a burst of signups from one address is throttled: 429 JSON with Retry-After",
+          statuses.count(201) <= 10 and throttled
+          and all(is_error_json(body) and headers.get("Retry-After", "").isdigit()
+                  for body, headers in throttled),
+          f"{statuses.count(201)} created, {len(throttled)} throttled"
+          + (f"; {throttled[0][0]['message']!r}" if throttled else ""))
+    # The rollout loops below are a load generator on one address, as an operator would run
+    # one: its limits are lifted, which is itself a rollout of users-deployment.
+    cluster.run("set", "env", "-n", NAMESPACE, "deployment/users-deployment",
+                "SIGNUP_LIMIT_PER_ADDRESS=off", "LOGIN_LIMIT_PER_ADDRESS=off")
+    cluster.run("rollout", "status", "-n", NAMESPACE, "deployment/users-deployment",
+                "--timeout=180s")
+    # The old Pod, still throttling, drains for SHUTDOWN_DELAY after that: wait until it is gone.
+    deadline = time.time() + 90
+    while time.time() < deadline and len(
+            cluster.get("pods", "-l", f"app.kubernetes.io/name=users,{PART_OF}")["items"]) > 1:
+        time.sleep(0.5)
+    wait_auth_reachable(urls["users"])
+
+
 # A client in a loop, about as fast as `while true; do curl …; done`. Unpaced, one Python loop
 # takes a whole core on a 2-core machine, starving kube-proxy of the CPU it needs to follow the
 # rollout: a test of the machine, not of the drain.
 LOOP_PAUSE = 0.01
 
 
+class NoHandshake(Exception):
+    """The TCP handshake to the node port did not complete: the request never reached a Pod."""
+
+
+def request_once(method, url, body=None, token=None, timeout=10):
+    """(status, decoded body) over a new connection, as curl makes it; NoHandshake when the
+    connection could not even be opened in time."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        try:
+            connection.connect()
+        except TimeoutError as error:
+            raise NoHandshake(repr(error)) from error
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        connection.request(method, parts.path, json.dumps(body) if body is not None else None,
+                           headers)
+        response = connection.getresponse()
+        return response.status, decoded(response.read())
+    finally:
+        connection.close()
+
+
 def rollout_under_load(cluster, deployment, request, expected):
     """`kubectl rollout restart` while a client loops on `request`; every answer must be
-    `expected`. New connection per request, as curl in a loop."""
-    counts = {"ok": 0, "failed": 0}
+    `expected`. New connection per request, as curl in a loop. A handshake that times out never
+    reached a Pod (a SYN lost in the node's NAT, not a request the drain dropped): it is retried
+    once, as `curl --retry 1` would, and counted in the report; a second one fails."""
+    counts = {"ok": 0, "failed": 0, "handshakes retried": 0}
     failures = []
     stop = threading.Event()
 
+    def attempt():
+        try:
+            return request()
+        except NoHandshake:
+            counts["handshakes retried"] += 1
+            return request()
+
     def loop():
         while not stop.is_set():
+            started = time.time()
             try:
-                status, body = request()
+                status, body = attempt()
                 good = status == expected
             except Exception as error:  # noqa: BLE001 - any failure to get an answer counts
                 status, body, good = "error", repr(error), False
             counts["ok" if good else "failed"] += 1
             if not good and len(failures) < 5:
-                failures.append(f"{status} {body}")
+                failures.append(f"{status} {body} after {time.time() - started:.1f} s")
             time.sleep(LOOP_PAUSE)
 
     client = threading.Thread(target=loop)
@@ -240,7 +310,8 @@ def rollout_under_load(cluster, deployment, request, expected):
     check(f"final: rollout restart {deployment} under a request loop: 0 failed requests",
           counts["failed"] == 0 and counts["ok"] > 0,
           f"{counts['failed']} failed of {counts['ok'] + counts['failed']} in "
-          f"{time.time() - started:.0f} s {failures}")
+          f"{time.time() - started:.0f} s, {counts['handshakes retried']} handshakes retried "
+          f"{failures}")
 
 
 def network_policies_admitted(cluster):
@@ -285,10 +356,12 @@ def main():
             network_policies_admitted(cluster)
             deleted_tasks_pod_comes_back_empty(cluster, urls, token)
             deleted_auth_pod_gives_503_then_heals(cluster, urls, token)
-            signup = lambda: call("POST", f"{urls['users']}/signup",
-                                  {"email": f"r-{secrets.token_hex(6)}@test.com", "password": "testers"})
+            signups_from_one_address_are_throttled(cluster, urls)
+            signup = lambda: request_once("POST", f"{urls['users']}/signup",
+                                          {"email": f"r-{secrets.token_hex(6)}@test.com",
+                                           "password": "testers"})
             rollout_under_load(cluster, "users-deployment", signup, 201)
-            tasks = lambda: call("GET", f"{urls['tasks']}/tasks", token=token)
+            tasks = lambda: request_once("GET", f"{urls['tasks']}/tasks", token=token)
             rollout_under_load(cluster, "tasks-deployment", tasks, 200)
             rollout_under_load(cluster, "auth-deployment", tasks, 200)
             full_volume_answers_507_without_eviction(cluster, urls)

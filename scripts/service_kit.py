@@ -13,9 +13,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(method, url, body=None, token=None, timeout=10):
-    """(status, body decoded from JSON, or its text when it is not JSON), over a new connection;
-    HTTP errors are answers too, not exceptions. Raises OSError when nothing answers."""
+def call(method, url, body=None, token=None, timeout=10, with_headers=False):
+    """(status, body decoded from JSON, or its text when it is not JSON), over a new connection,
+    and the response headers too `with_headers`; HTTP errors are answers too, not exceptions.
+    Raises OSError when nothing answers."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
@@ -24,9 +25,10 @@ def call(method, url, body=None, token=None, timeout=10):
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, decoded(response.read())
+            answer = response.status, decoded(response.read()), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, decoded(error.read())
+        answer = error.code, decoded(error.read()), error.headers
+    return answer if with_headers else answer[:2]
 
 
 def decoded(raw):

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser};
-use kub_http::settings::{Command, ServeSettings, parse_duration, parse_port};
+use kub_http::settings::{Command, ServeSettings, parse_count, parse_duration, parse_port};
 
 use crate::{DEFAULT_PORT, DEFAULT_TOKEN_TTL};
 
@@ -21,9 +21,37 @@ pub struct Config {
     #[command(flatten)]
     pub tokens: TokenSettings,
     #[command(flatten)]
+    pub hashing: HashingSettings,
+    #[command(flatten)]
     pub serve: ServeSettings,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How much argon2 work may wait. Hashing takes ~40 ms of a core per password; beyond what the
+/// cores can do, waiting only turns into the caller's timeout.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Hashing")]
+pub struct HashingSettings {
+    /// Most hashing jobs waiting for a core; when full, a request is answered 503 with
+    /// `Retry-After` at once.
+    #[arg(long = "hash-queue-size", env = "HASH_QUEUE_SIZE", default_value_t = DEFAULT_HASH_QUEUE_SIZE, value_parser = parse_count)]
+    pub queue_size: usize,
+    /// A job that waited longer than this is dropped undone (answered 503): keep it under the
+    /// callers' timeout (users-api waits 2.5 s).
+    #[arg(long = "hash-max-wait", env = "HASH_MAX_WAIT", default_value = "2s", value_parser = parse_duration)]
+    pub max_wait: Duration,
+}
+
+pub const DEFAULT_HASH_QUEUE_SIZE: usize = 16;
+
+impl Default for HashingSettings {
+    fn default() -> Self {
+        Self {
+            queue_size: DEFAULT_HASH_QUEUE_SIZE,
+            max_wait: Duration::from_secs(2),
+        }
+    }
 }
 
 /// How tokens are signed. No `Debug`: the secret must never reach a log line.

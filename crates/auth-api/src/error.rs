@@ -1,8 +1,13 @@
+use std::time::Duration;
+
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use kub_http::errors::error_response;
+use kub_http::{
+    errors::{error_response, retry_later},
+    metrics::TurnedAway,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthApiError {
@@ -12,8 +17,8 @@ pub enum AuthApiError {
     PasswordMismatch,
     #[error("Token invalid.")]
     InvalidToken,
-    #[error("Hashing is busy; try again.")]
-    Busy,
+    #[error("Too many passwords to check right now; try again shortly.")]
+    Overloaded(Shed),
     #[error("Internal error.")]
     Internal(String),
 }
@@ -23,12 +28,37 @@ impl IntoResponse for AuthApiError {
         let status = match &self {
             Self::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PasswordMismatch | Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded(shed) => {
+                return retry_later(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    self.to_string(),
+                    Duration::from_secs(1),
+                    TurnedAway::Shed(shed.label()),
+                );
+            }
             Self::Internal(detail) => {
                 tracing::error!(detail, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
         error_response(status, self.to_string())
+    }
+}
+
+/// Why a hashing job was turned away; the `reason` of `http_requests_shed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shed {
+    /// `HASH_QUEUE_SIZE` jobs were already waiting.
+    QueueFull,
+    /// It waited longer than `HASH_MAX_WAIT`: its caller has given up or is about to.
+    WaitedTooLong,
+}
+
+impl Shed {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::QueueFull => "hash_queue_full",
+            Self::WaitedTooLong => "hash_waited_too_long",
+        }
     }
 }

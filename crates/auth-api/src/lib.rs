@@ -14,7 +14,7 @@ use std::{sync::Arc, time::Duration};
 
 use kub_http::metrics::Metrics;
 
-pub use config::{Config, MIN_SECRET_BYTES, SecretError, TokenSettings};
+pub use config::{Config, HashingSettings, MIN_SECRET_BYTES, SecretError, TokenSettings};
 pub use error::AuthApiError;
 pub use password::PasswordHasher;
 pub use routes::router;
@@ -34,12 +34,12 @@ pub struct AppState {
 impl AppState {
     /// The signing key is checked here, before the listener opens: a missing or short
     /// `JWT_SECRET` stops start-up.
-    pub fn new(settings: &TokenSettings) -> Result<Self, SecretError> {
-        let secret = settings.secret()?;
-        tracing::info!(token_ttl = ?settings.token_ttl, "auth ready: signing key loaded");
+    pub fn new(tokens: &TokenSettings, hashing: &HashingSettings) -> Result<Self, SecretError> {
+        let secret = tokens.secret()?;
+        tracing::info!(token_ttl = ?tokens.token_ttl, ?hashing, "auth ready: signing key loaded");
         Ok(Self {
-            hasher: PasswordHasher::new(),
-            tokens: Arc::new(TokenKeys::new(secret.as_bytes(), settings.token_ttl)),
+            hasher: PasswordHasher::new(hashing),
+            tokens: Arc::new(TokenKeys::new(secret.as_bytes(), tokens.token_ttl)),
             metrics: Metrics::new(),
         })
     }

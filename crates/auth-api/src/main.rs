@@ -25,16 +25,11 @@ async fn main() -> ExitCode {
     telemetry::init(&config.serve.log);
     config.serve.pod.log_starting(SERVICE);
     // 3. The signing key: one line and exit 1 without a usable JWT_SECRET.
-    let state = match AppState::new(&config.tokens) {
+    let state = match AppState::new(&config.tokens, &config.hashing) {
         Ok(state) => state,
         Err(error) => return startup_failed(SERVICE, &error),
     };
-    // 4. Serve until SIGTERM, then drain.
-    serve(
-        SERVICE,
-        config.port,
-        config.serve.shutdown_delay,
-        router(state),
-    )
-    .await
+    // 4. Serve until SIGTERM, then drain (connections capped, slow and idle ones closed).
+    let metrics = state.metrics.clone();
+    serve(SERVICE, config.port, &config.serve, &metrics, router(state)).await
 }

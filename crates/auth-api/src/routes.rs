@@ -12,6 +12,9 @@ use kub_http::{errors::ApiJson, layers::with_common_layers, probes::readiness};
 
 use crate::{AppState, AuthApiError};
 
+/// users-api's ids are UUIDs (36 bytes); a token's subject has no reason to be longer.
+const MAX_USER_ID_BYTES: usize = 128;
+
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route(HASHED_PASSWORD_ROUTE, post(hashed_password))
@@ -34,10 +37,11 @@ async fn token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<ApiJson<TokenResponse>, AuthApiError> {
-    if request.user_id.trim().is_empty() {
-        return Err(AuthApiError::InvalidInput(
-            "userId must not be blank.".into(),
-        ));
+    let user_id = &request.user_id;
+    if user_id.trim().is_empty() || user_id.trim() != user_id || user_id.len() > MAX_USER_ID_BYTES {
+        return Err(AuthApiError::InvalidInput(format!(
+            "userId must be 1 to {MAX_USER_ID_BYTES} bytes, without surrounding spaces."
+        )));
     }
     if !state
         .hasher

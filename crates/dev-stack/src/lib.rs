@@ -90,7 +90,7 @@ pub async fn start_auth(
     addr: SocketAddr,
     settings: &TokenSettings,
 ) -> Result<RunningServer, BoxError> {
-    let router = auth_api::router(auth_api::AppState::new(settings)?);
+    let router = auth_api::router(auth_api::AppState::new(settings, &Default::default())?);
     Ok(RunningServer::start(addr, router).await?)
 }
 

@@ -1,16 +1,20 @@
 //! Every error any service sends is JSON `{"message": …}`: handler errors, extractor
 //! rejections, unknown routes, wrong methods, timeouts.
 
+use std::time::Duration;
+
 use axum::{
     Json,
     extract::{
         FromRequest, FromRequestParts,
         rejection::{JsonRejection, QueryRejection},
     },
-    http::{StatusCode, Uri},
+    http::{HeaderValue, StatusCode, Uri, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
+
+use crate::metrics::TurnedAway;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -25,6 +29,27 @@ pub fn error_response(status: StatusCode, message: impl Into<String>) -> Respons
         message: message.into(),
     };
     (status, Json(body)).into_response()
+}
+
+/// A request turned away to protect the service (429 over a rate limit, 503 when overloaded):
+/// the JSON message, `Retry-After` in whole seconds (at least 1) and the mark `/metrics`
+/// counts it by.
+pub fn retry_later(
+    status: StatusCode,
+    message: impl Into<String>,
+    retry_after: Duration,
+    why: TurnedAway,
+) -> Response {
+    let mut response = error_response(status, message);
+    let seconds = HeaderValue::from(retry_after_seconds(retry_after));
+    response.headers_mut().insert(RETRY_AFTER, seconds);
+    response.extensions_mut().insert(why);
+    response
+}
+
+/// `Retry-After`'s whole seconds: rounded up, at least 1 (0 would invite an instant retry).
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// A request the service could not even read: bad JSON, wrong types, too large, bad query.

@@ -11,7 +11,11 @@
 //!   one-line start-up errors.
 //! - [`telemetry`]: human or JSON logs.
 //! - [`serve`]: serving until SIGTERM, then draining; the `healthcheck` subcommand.
+//! - [`accept`]: the accept loop under it: header-read and idle timeouts, connection caps, the
+//!   open-file limit; [`connections`]: the caps, per client address and in total.
 
+pub mod accept;
+pub mod connections;
 pub mod errors;
 pub mod layers;
 pub mod metrics;

@@ -1,6 +1,8 @@
 //! `GET /metrics` in Prometheus text format: requests by route and status, latency
-//! histograms, calls to auth, and how many records and bytes each store holds beside its budget. One registry per
-//! service instance, so in-process tests with three services keep their numbers apart.
+//! histograms, calls to auth, how many records and bytes each store holds beside its budget,
+//! requests turned away to protect the service (throttled, shed) and open connections. One
+//! registry per service instance, so in-process tests with three services keep their numbers
+//! apart.
 
 use std::{sync::Arc, time::Instant};
 
@@ -11,7 +13,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 type StoredSource = Arc<dyn Fn() -> Stored + Send + Sync>;
@@ -25,6 +28,16 @@ pub struct Stored {
     pub budget_bytes: Option<u64>,
 }
 
+/// Marks a response as a request turned away to protect the service; [`track_requests`]
+/// counts it by route and reason. Error enums put it in their response's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnedAway {
+    /// Over a rate limit (429): `http_requests_throttled_total`.
+    Throttled(&'static str),
+    /// Dropped because the service is overloaded (503): `http_requests_shed_total`.
+    Shed(&'static str),
+}
+
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
@@ -35,6 +48,10 @@ pub struct Metrics {
     stored: IntGaugeVec,
     stored_bytes: IntGaugeVec,
     stored_budget_bytes: IntGaugeVec,
+    throttled: IntCounterVec,
+    shed: IntCounterVec,
+    connections_open: IntGauge,
+    connections_refused: IntCounterVec,
     stored_sources: Arc<std::sync::Mutex<Vec<(&'static str, StoredSource)>>>,
 }
 
@@ -94,6 +111,32 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
+        let throttled = IntCounterVec::new(
+            Opts::new(
+                "http_requests_throttled_total",
+                "Requests answered 429 by a rate limit, by route and reason.",
+            ),
+            &["route", "reason"],
+        )
+        .expect("valid metric");
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "http_requests_shed_total",
+                "Requests answered 503 at once because the service was overloaded, by route and reason.",
+            ),
+            &["route", "reason"],
+        )
+        .expect("valid metric");
+        let connections_open = IntGauge::new("http_connections_open", "Open client connections.")
+            .expect("valid metric");
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "http_connections_refused_total",
+                "Connections refused at accept, over the per-address or the total cap.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
@@ -102,6 +145,10 @@ impl Metrics {
             Box::new(stored.clone()),
             Box::new(stored_bytes.clone()),
             Box::new(stored_budget_bytes.clone()),
+            Box::new(throttled.clone()),
+            Box::new(shed.clone()),
+            Box::new(connections_open.clone()),
+            Box::new(connections_refused.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -114,6 +161,10 @@ impl Metrics {
             stored,
             stored_bytes,
             stored_budget_bytes,
+            throttled,
+            shed,
+            connections_open,
+            connections_refused,
             stored_sources: Arc::default(),
         }
     }
@@ -140,6 +191,14 @@ impl Metrics {
                 .with_label_values(&[call, reason])
                 .inc();
         }
+    }
+
+    pub fn connections_open(&self, delta: i64) {
+        self.connections_open.add(delta);
+    }
+
+    pub fn connection_refused(&self, reason: &str) {
+        self.connections_refused.with_label_values(&[reason]).inc();
     }
 
     pub fn render(&self) -> String {
@@ -191,6 +250,13 @@ pub async fn track_requests(
         .requests
         .with_label_values(&[route, method, response.status().as_str()])
         .inc();
+    match response.extensions().get::<TurnedAway>() {
+        Some(TurnedAway::Throttled(reason)) => {
+            metrics.throttled.with_label_values(&[route, reason]).inc();
+        }
+        Some(TurnedAway::Shed(reason)) => metrics.shed.with_label_values(&[route, reason]).inc(),
+        None => {}
+    }
     response
 }
 

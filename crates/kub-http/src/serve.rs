@@ -21,7 +21,13 @@ use axum::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::errors::error_response;
+use crate::{
+    accept::{connection_limits, raise_open_file_limit, serve_connections},
+    connections::OpenConnections,
+    errors::error_response,
+    metrics::Metrics,
+    settings::{ConnectionSettings, ServeSettings},
+};
 
 /// Serves `router` on `0.0.0.0:port` until SIGTERM or SIGINT, then drains: for `drain`,
 /// `/readyz` answers 503 while every other route keeps serving (with `Connection: close`, so
@@ -31,8 +37,14 @@ use crate::errors::error_response;
 /// Why wait: Kubernetes removes a terminating Pod from its Service's endpoints at the same
 /// moment it sends SIGTERM, and kube-proxy on every node needs a moment to stop routing new
 /// connections to it. A process that closed its listener at once would refuse those.
-pub async fn serve(service: &str, port: u16, drain: Duration, router: Router) -> ExitCode {
-    match serve_until_signal(service, port, drain, router).await {
+pub async fn serve(
+    service: &str,
+    port: u16,
+    settings: &ServeSettings,
+    metrics: &Metrics,
+    router: Router,
+) -> ExitCode {
+    match serve_until_signal(service, port, settings, metrics, router).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("{service}: {error}");
@@ -44,14 +56,26 @@ pub async fn serve(service: &str, port: u16, drain: Duration, router: Router) ->
 async fn serve_until_signal(
     service: &str,
     port: u16,
-    drain: Duration,
+    settings: &ServeSettings,
+    metrics: &Metrics,
     router: Router,
 ) -> io::Result<()> {
+    let open_file_limit = raise_open_file_limit();
+    let limits = connection_limits(&settings.connections, open_file_limit);
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
     let listener = TcpListener::bind(addr).await.map_err(|error| {
         io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
     })?;
-    tracing::info!(%addr, ?drain, "{service} listening");
+    let drain = settings.shutdown_delay;
+    tracing::info!(
+        %addr,
+        ?drain,
+        max_connections = limits.total,
+        max_connections_per_address = limits.per_address,
+        header_read_timeout = ?settings.connections.header_read_timeout,
+        idle_timeout = ?settings.connections.idle_timeout,
+        "{service} listening"
+    );
     let draining = Arc::new(AtomicBool::new(false));
     let router = router.layer(middleware::from_fn_with_state(
         draining.clone(),
@@ -69,9 +93,8 @@ async fn serve_until_signal(
         }
         tracing::info!("closing the listener, finishing in-flight requests");
     };
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let open = OpenConnections::new(limits, metrics.clone());
+    serve_connections(listener, router, &settings.connections, open, shutdown).await;
     tracing::info!("{service} stopped");
     Ok(())
 }
@@ -161,16 +184,35 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    /// With the default connection settings and a registry of its own for their metrics.
     pub async fn start(addr: SocketAddr, router: Router) -> io::Result<Self> {
+        Self::start_with(
+            addr,
+            router,
+            &ConnectionSettings::default(),
+            &Metrics::new(),
+        )
+        .await
+    }
+
+    pub async fn start_with(
+        addr: SocketAddr,
+        router: Router,
+        settings: &ConnectionSettings,
+        metrics: &Metrics,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
+        let limits = connection_limits(settings, None);
+        let open = OpenConnections::new(limits, metrics.clone());
+        let settings = settings.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            serve_connections(listener, router, &settings, open, stopped).await;
+            Ok(())
         });
         Ok(Self { addr, stop, task })
     }

@@ -22,9 +22,50 @@ pub struct ServeSettings {
     #[arg(long, env = "SHUTDOWN_DELAY", default_value = "0", value_parser = parse_delay)]
     pub shutdown_delay: Duration,
     #[command(flatten)]
+    pub connections: ConnectionSettings,
+    #[command(flatten)]
     pub log: LogSettings,
     #[command(flatten)]
     pub pod: PodIdentity,
+}
+
+/// What a client connection may take: time to send a request, time to sit idle, and how
+/// many may be open. Slow and idle clients hold a file descriptor and memory each.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connections")]
+pub struct ConnectionSettings {
+    /// A new connection whose first request head (request line and headers) is not complete
+    /// within this time is closed: slow or silent clients cannot hold it open.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// A keep-alive connection is closed when its next request head is not complete within
+    /// this time after the previous answer. Keep it above the callers' pool idle timeouts.
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Most connections open at once; more are answered 503 and closed. Lowered at start-up
+    /// to what the open-file limit allows.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_count)]
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6 /64); more are
+    /// answered 503 and closed. Behind a NAT or a Service without
+    /// `externalTrafficPolicy: Local`, many clients share one address.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_parser = parse_count)]
+    pub max_connections_per_address: usize,
+}
+
+/// ~13 KB of memory each: 4,096 take ~53 MiB, well under a 128Mi memory limit.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -133,6 +174,14 @@ pub fn parse_port(value: &str) -> Result<u16, String> {
     match value.trim().parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
         _ => Err("expected a port number from 1 to 65535".into()),
+    }
+}
+
+/// A positive whole number.
+pub fn parse_count(value: &str) -> Result<usize, String> {
+    match value.trim().parse::<usize>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err("expected a whole number above 0".into()),
     }
 }
 

@@ -35,6 +35,9 @@ pub enum AuthError {
     /// Auth could not be reached in time.
     #[error("auth unavailable: {0}")]
     Unavailable(String),
+    /// Auth is overloaded and said when to come back (a 503 with `Retry-After`).
+    #[error("auth overloaded")]
+    Overloaded { retry_after: Duration },
     /// Auth answered something we do not understand (a bug or a version mismatch).
     #[error("unexpected answer from auth: {0}")]
     Unexpected(String),
@@ -70,6 +73,8 @@ impl AuthClient {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
+            // Under auth's IDLE_TIMEOUT (75 s): the pool lets go of an idle connection before
+            // auth closes it, never sending a request down one that is being closed.
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .expect("a plain-HTTP reqwest client with timeouts always builds");
@@ -175,6 +180,7 @@ impl AuthClient {
         let failure = match &outcome {
             Ok(_) | Err(AuthError::Rejected) => None,
             Err(AuthError::Unavailable(_)) => Some("unavailable"),
+            Err(AuthError::Overloaded { .. }) => Some("overloaded"),
             Err(AuthError::Unexpected(_)) => Some("unexpected"),
         };
         self.metrics
@@ -219,6 +225,11 @@ impl AuthClient {
                 }
             }),
             StatusCode::UNAUTHORIZED => Err(AuthError::Rejected),
+            StatusCode::SERVICE_UNAVAILABLE if retry_after(&response).is_some() => {
+                Err(AuthError::Overloaded {
+                    retry_after: retry_after(&response).unwrap_or_default(),
+                })
+            }
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => Err(
                 AuthError::Unavailable(format!("auth answered {}", response.status())),
             ),
@@ -228,6 +239,13 @@ impl AuthClient {
             }
         }
     }
+}
+
+/// `Retry-After` in seconds (auth never sends the HTTP-date form).
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    let seconds = value.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
 }
 
 fn describe(error: &reqwest::Error) -> String {

@@ -38,7 +38,9 @@ async fn router_of(binary: &str, data: &std::path::Path) -> Router {
     match binary {
         "auth-api" => {
             let settings = auth_api::TokenSettings::with_secret("0123456789abcdef0123456789abcdef");
-            auth_api::router(auth_api::AppState::new(&settings).expect("a valid secret"))
+            auth_api::router(
+                auth_api::AppState::new(&settings, &Default::default()).expect("a valid secret"),
+            )
         }
         "users-api" => {
             let config = users_api::Config::wired(auth, data.join("users"));

@@ -42,7 +42,7 @@ impl From<AuthError> for TasksError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Rejected => Self::InvalidToken,
-            AuthError::Unavailable(_) => Self::AuthUnavailable,
+            AuthError::Unavailable(_) | AuthError::Overloaded { .. } => Self::AuthUnavailable,
             AuthError::Unexpected(_) => Self::AuthUnexpected,
         }
     }

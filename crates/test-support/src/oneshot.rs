@@ -1,9 +1,12 @@
 //! Calling a router in-process, as axum's `testing` example does: one request through
 //! `tower::ServiceExt::oneshot`, no socket, and the answer read back as JSON.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use axum::{
     Router,
     body::Body,
+    extract::ConnectInfo,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
@@ -38,8 +41,25 @@ pub fn request(
     .expect("a valid request")
 }
 
+/// The client address in-process requests come from, unless a test sets its own
+/// [`ConnectInfo`] (served over a socket, kub_http's accept loop sets the real peer).
+pub const TEST_CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
+
+/// `request` as if it came from `client`.
+pub fn from_client(mut request: Request<Body>, client: SocketAddr) -> Request<Body> {
+    request.extensions_mut().insert(ConnectInfo(client));
+    request
+}
+
 /// Sends `request` through a clone of `router`.
-pub async fn send(router: &Router, request: Request<Body>) -> Answer {
+pub async fn send(router: &Router, mut request: Request<Body>) -> Answer {
+    if request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_none()
+    {
+        request.extensions_mut().insert(ConnectInfo(TEST_CLIENT));
+    }
     let response = router
         .clone()
         .oneshot(request)

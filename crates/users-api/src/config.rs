@@ -3,10 +3,15 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_port};
+use ipnet::IpNet;
+use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_count, parse_port};
 use kub_public::auth_address::AuthAddressSettings;
 
-use crate::{DEFAULT_FOLDER, DEFAULT_PORT};
+use crate::{
+    DEFAULT_FOLDER, DEFAULT_PORT, client_address::parse_trusted_proxy, throttle::RateLimitSettings,
+};
+
+pub const DEFAULT_MIN_PASSWORD_LENGTH: usize = 6;
 
 /// users-api: the lesson's POST /signup and POST /login. Passwords are hashed and checked by
 /// auth-api; users are kept in an append-only file.
@@ -23,6 +28,16 @@ pub struct Config {
     /// logins go on. Set it under the volume's limit (`200Mi`, `1Gi`, bytes); unset: no budget.
     #[arg(long, env = "STORE_BUDGET", value_parser = parse_byte_size)]
     pub store_budget: Option<u64>,
+    /// Shortest password a signup accepts, in characters (the lesson's example `tester` has
+    /// 6). Logins are never refused for it: older accounts keep working.
+    #[arg(long, env = "MIN_PASSWORD_LENGTH", default_value_t = DEFAULT_MIN_PASSWORD_LENGTH, value_parser = parse_count)]
+    pub min_password_length: usize,
+    #[command(flatten)]
+    pub rate_limits: RateLimitSettings,
+    /// Proxies whose `X-Forwarded-For` names the client, comma-separated CIDR ranges or
+    /// addresses (`10.0.0.0/8,192.168.1.1`); unset: the TCP peer is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<IpNet>,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -39,6 +54,9 @@ impl Config {
             port: DEFAULT_PORT,
             folder,
             store_budget: None,
+            min_password_length: DEFAULT_MIN_PASSWORD_LENGTH,
+            rate_limits: RateLimitSettings::default(),
+            trusted_proxies: Vec::new(),
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

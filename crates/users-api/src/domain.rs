@@ -57,6 +57,17 @@ impl Password {
         Ok(Self(raw))
     }
 
+    /// A password for a new account: [`Password::parse`], and at least `min_chars` characters.
+    pub fn parse_new(raw: String, min_chars: usize) -> Result<Self, UsersError> {
+        let password = Self::parse(raw)?;
+        if password.0.chars().count() < min_chars {
+            return Err(UsersError::Invalid(format!(
+                "The password must be at least {min_chars} characters."
+            )));
+        }
+        Ok(password)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -84,13 +95,23 @@ pub struct Credentials {
     pub password: Password,
 }
 
-impl TryFrom<CredentialsBody> for Credentials {
-    type Error = UsersError;
-
-    fn try_from(body: CredentialsBody) -> Result<Self, Self::Error> {
+impl Credentials {
+    /// A login's: any non-blank password of sane length.
+    pub fn to_log_in(body: CredentialsBody) -> Result<Self, UsersError> {
         Ok(Self {
             email: Email::parse(&body.email)?,
             password: Password::parse(body.password)?,
+        })
+    }
+
+    /// A signup's: the password at least `min_password_chars` long too.
+    pub fn to_sign_up(
+        body: CredentialsBody,
+        min_password_chars: usize,
+    ) -> Result<Self, UsersError> {
+        Ok(Self {
+            email: Email::parse(&body.email)?,
+            password: Password::parse_new(body.password, min_password_chars)?,
         })
     }
 }
@@ -134,5 +155,23 @@ mod tests {
         assert!(Password::parse("x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
         let password = Password::parse("hunter2!".into()).unwrap();
         assert!(!format!("{password:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn new_passwords_have_a_minimum_length_in_characters() {
+        assert!(Password::parse_new("tester".into(), 6).is_ok());
+        assert!(
+            Password::parse_new("ñandú!".into(), 6).is_ok(),
+            "6 characters, 8 bytes"
+        );
+        let short = Password::parse_new("teste".into(), 6).unwrap_err();
+        assert_eq!(
+            short.to_string(),
+            "The password must be at least 6 characters."
+        );
+        assert!(
+            Password::parse("x".into()).is_ok(),
+            "logins do not check it"
+        );
     }
 }

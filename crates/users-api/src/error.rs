@@ -4,11 +4,19 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use kub_http::errors::error_response;
+use std::time::Duration;
+
+use kub_http::{
+    errors::{error_response, retry_after_seconds, retry_later},
+    metrics::TurnedAway,
+};
 use kub_public::auth_client::AuthError;
 use kub_store::{AppendError, StorageFailure};
 
-use crate::users::EmailTaken;
+use crate::{
+    throttle::{Over, Route},
+    users::EmailTaken,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UsersError {
@@ -21,6 +29,15 @@ pub enum UsersError {
     InvalidCredentials,
     #[error("The auth service is unavailable; try again shortly.")]
     AuthUnavailable,
+    /// auth-api's hashing queue is full: passed on with its `Retry-After`.
+    #[error("Too many passwords are being checked right now; try again shortly.")]
+    AuthOverloaded(Duration),
+    #[error("{}", throttled_message(*route, *over, *retry_after))]
+    Throttled {
+        route: Route,
+        over: Over,
+        retry_after: Duration,
+    },
     #[error("The auth service gave an unexpected answer.")]
     AuthUnexpected,
     #[error("The user could not be stored: the disk is full.")]
@@ -38,6 +55,7 @@ impl From<AuthError> for UsersError {
         match error {
             AuthError::Rejected => Self::InvalidCredentials,
             AuthError::Unavailable(_) => Self::AuthUnavailable,
+            AuthError::Overloaded { retry_after } => Self::AuthOverloaded(retry_after),
             AuthError::Unexpected(_) => Self::AuthUnexpected,
         }
     }
@@ -62,16 +80,44 @@ impl From<StorageFailure> for UsersError {
     }
 }
 
+fn throttled_message(route: Route, over: Over, retry_after: Duration) -> String {
+    let what = match route {
+        Route::Login => "login attempts",
+        Route::Signup => "signups",
+    };
+    let whose = match over {
+        Over::PerAddress => "from your address",
+        Over::PerAccount => "for this email",
+    };
+    let seconds = retry_after_seconds(retry_after);
+    format!("Too many {what} {whose}; try again in {seconds} s.")
+}
+
 impl IntoResponse for UsersError {
     fn into_response(self) -> Response {
-        let status = match &self {
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::EmailTaken => StatusCode::CONFLICT,
-            Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::AuthUnavailable | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::AuthUnexpected => StatusCode::BAD_GATEWAY,
-            Self::DiskFull | Self::BudgetReached => StatusCode::INSUFFICIENT_STORAGE,
+        let (status, turned_away) = match &self {
+            Self::Throttled {
+                over, retry_after, ..
+            } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some((*retry_after, TurnedAway::Throttled(over.label()))),
+            ),
+            Self::AuthOverloaded(retry_after) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some((*retry_after, TurnedAway::Shed("auth_overloaded"))),
+            ),
+            Self::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, None),
+            Self::EmailTaken => (StatusCode::CONFLICT, None),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, None),
+            Self::AuthUnavailable | Self::StorageUnavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, None)
+            }
+            Self::AuthUnexpected => (StatusCode::BAD_GATEWAY, None),
+            Self::DiskFull | Self::BudgetReached => (StatusCode::INSUFFICIENT_STORAGE, None),
         };
-        error_response(status, self.to_string())
+        match turned_away {
+            Some((retry_after, why)) => retry_later(status, self.to_string(), retry_after, why),
+            None => error_response(status, self.to_string()),
+        }
     }
 }

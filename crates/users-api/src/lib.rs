@@ -8,22 +8,26 @@
 //! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
 //! `src/routes/tests.rs`.
 
+mod client_address;
 mod config;
 mod domain;
 mod error;
 mod routes;
+mod throttle;
 mod users;
 
-use std::error::Error;
+use std::{error::Error, sync::Arc};
 
 use kub_http::metrics::{Metrics, Stored};
 use kub_public::{auth_client::AuthClient, network::NetworkInfo};
 use kub_store::JsonLinesStore;
 
-pub use config::Config;
+pub use client_address::{ClientAddress, TrustedProxies};
+pub use config::{Config, DEFAULT_MIN_PASSWORD_LENGTH};
 pub use domain::{Credentials, Email, MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES, Password};
 pub use error::UsersError;
 pub use routes::router;
+pub use throttle::{RateLimit, RateLimitSettings, Throttle};
 pub use users::{User, Users};
 
 pub const SERVICE: &str = "users-api";
@@ -37,6 +41,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub network: NetworkInfo,
     pub users: JsonLinesStore<Users>,
+    pub throttle: Arc<Throttle>,
+    pub trusted_proxies: TrustedProxies,
+    pub min_password_length: usize,
 }
 
 impl AppState {
@@ -66,11 +73,20 @@ impl AppState {
             auth: auth.clone(),
             pod: config.serve.pod.clone(),
         };
+        tracing::info!(
+            rate_limits = ?config.rate_limits,
+            trusted_proxies = ?config.trusted_proxies,
+            min_password_length = config.min_password_length,
+            "abuse limits"
+        );
         Ok(Self {
             auth,
             metrics,
             network,
             users,
+            throttle: Arc::new(Throttle::new(&config.rate_limits)),
+            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            min_password_length: config.min_password_length,
         })
     }
 }

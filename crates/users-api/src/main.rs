@@ -24,12 +24,7 @@ async fn main() -> ExitCode {
         Ok(state) => state,
         Err(error) => return startup_failed(SERVICE, &error),
     };
-    // 4. Serve until SIGTERM, then drain.
-    serve(
-        SERVICE,
-        config.port,
-        config.serve.shutdown_delay,
-        router(state),
-    )
-    .await
+    // 4. Serve until SIGTERM, then drain (connections capped, slow and idle ones closed).
+    let metrics = state.metrics.clone();
+    serve(SERVICE, config.port, &config.serve, &metrics, router(state)).await
 }

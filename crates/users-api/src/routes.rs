@@ -13,8 +13,9 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState, Credentials, UsersError,
+    AppState, ClientAddress, Credentials, UsersError,
     domain::CredentialsBody,
+    throttle::Route,
     users::{NewUser, find_user},
 };
 
@@ -54,17 +55,24 @@ struct Token {
 #[utoipa::path(post, path = "/signup", tag = "users", request_body = CredentialsBody, responses(
     (status = 201, description = "`User created!`", body = Message),
     (status = 409, description = "The email is already registered.", body = ErrorBody),
-    (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
-    (status = 503, description = "auth-api or the disk is unavailable.", body = ErrorBody),
+    (status = 422, description = "A field is missing or blank, the email is not an email, or the password is shorter than `MIN_PASSWORD_LENGTH`.", body = ErrorBody),
+    (status = 429, description = "Too many signups from this address or for this email (`SIGNUP_LIMIT_PER_*`); `Retry-After` says when to try again.", body = ErrorBody),
+    (status = 503, description = "auth-api or the disk is unavailable, or auth is overloaded (with `Retry-After`).", body = ErrorBody),
     (status = 507, description = "The store is at its byte budget (`STORE_BUDGET`) or the disk is full; logins go on.", body = ErrorBody),
 ))]
 #[tracing::instrument(skip_all)]
 async fn signup(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     request_id: RequestId,
     ApiJson(body): ApiJson<CredentialsBody>,
 ) -> Result<(StatusCode, ApiJson<Message>), UsersError> {
-    let credentials = Credentials::try_from(body)?;
+    state.throttle.admit_address(Route::Signup, client).await?;
+    let credentials = Credentials::to_sign_up(body, state.min_password_length)?;
+    state
+        .throttle
+        .admit_account(Route::Signup, &credentials.email)
+        .await?;
     if find_user(&state.users, &credentials.email)?.is_some() {
         return Err(UsersError::EmailTaken);
     }
@@ -89,15 +97,22 @@ async fn signup(
     (status = 200, description = "A bearer token.", body = Token),
     (status = 401, description = "Unknown email or wrong password (one answer for both).", body = ErrorBody),
     (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
-    (status = 503, description = "auth-api or the disk is unavailable.", body = ErrorBody),
+    (status = 429, description = "Too many logins from this address or for this email (`LOGIN_LIMIT_PER_*`); `Retry-After` says when to try again.", body = ErrorBody),
+    (status = 503, description = "auth-api or the disk is unavailable, or auth is overloaded (with `Retry-After`).", body = ErrorBody),
 ))]
 #[tracing::instrument(skip_all)]
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     request_id: RequestId,
     ApiJson(body): ApiJson<CredentialsBody>,
 ) -> Result<ApiJson<Token>, UsersError> {
-    let credentials = Credentials::try_from(body)?;
+    state.throttle.admit_address(Route::Login, client).await?;
+    let credentials = Credentials::to_log_in(body)?;
+    state
+        .throttle
+        .admit_account(Route::Login, &credentials.email)
+        .await?;
     let known = find_user(&state.users, &credentials.email)?;
     let (user_id, password_hash) = match &known {
         Some(user) => (user.id.as_str(), user.password_hash.as_str()),

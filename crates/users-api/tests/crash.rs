@@ -5,11 +5,16 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use test_support::{auth::spawn_auth, crash::CrashTest};
+use test_support::{auth::spawn_auth_with, crash::CrashTest};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_signup_is_lost_across_sigkill() {
-    let (auth, _) = spawn_auth().await;
+    // Crash safety, not overload: auth queues every hash (64 writers), users-api throttles none.
+    let hashing = auth_api::HashingSettings {
+        queue_size: 1024,
+        max_wait: Duration::from_secs(10),
+    };
+    let (auth, _) = spawn_auth_with(&hashing).await;
     let data = tempfile::tempdir().unwrap();
     let folder = data.path().join("users");
     let test = CrashTest {
@@ -17,6 +22,8 @@ async fn no_acknowledged_signup_is_lost_across_sigkill() {
         vars: vec![
             ("AUTH_ADDRESS", auth.addr.to_string()),
             ("USERS_FOLDER", folder.display().to_string()),
+            ("SIGNUP_LIMIT_PER_ADDRESS", "off".into()),
+            ("SIGNUP_LIMIT_PER_ACCOUNT", "off".into()),
         ],
         file: folder.join("users.jsonl"),
         field: "email",

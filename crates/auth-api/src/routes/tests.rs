@@ -18,7 +18,8 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const OTHER_SECRET: &str = "fedcba9876543210fedcba9876543210";
 
 fn state(secret: &str) -> AppState {
-    AppState::new(&TokenSettings::with_secret(secret)).expect("a 32-byte secret")
+    AppState::new(&TokenSettings::with_secret(secret), &Default::default())
+        .expect("a 32-byte secret")
 }
 
 fn app() -> Router {
@@ -211,25 +212,39 @@ async fn a_wrong_password_is_a_401() {
 }
 
 #[tokio::test]
-async fn a_blank_user_id_is_refused_even_with_the_right_password() {
+async fn a_blank_padded_or_long_user_id_is_refused_even_with_the_right_password() {
     let app = app();
     let hash = hashed(&app, "testers").await;
-    for blank in ["", "  "] {
-        let message = token(&app, blank, "testers", &hash)
+    let long = "u".repeat(129);
+    for bad in ["", "  ", " user-42", "user-42\n", long.as_str()] {
+        let message = token(&app, bad, "testers", &hash)
             .await
             .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(message, "userId must not be blank.");
+        assert_eq!(
+            message,
+            "userId must be 1 to 128 bytes, without surrounding spaces."
+        );
     }
+    let longest = "u".repeat(128);
+    assert_eq!(
+        token(&app, &longest, "testers", &hash).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
-async fn a_hashed_password_that_is_not_a_phc_string_is_a_422() {
+async fn a_hashed_password_that_is_not_one_of_ours_is_a_422() {
     let app = app();
-    for not_a_hash in ["testers_hash", "", "$argon2id$"] {
-        let message = token(&app, "user-42", "testers", not_a_hash)
+    // The second one would cost 4 GiB of memory to check: its parameters are not ours.
+    let costly = "$argon2id$v=19$m=4194304,t=2,p=1$X21nnMKNO3elHOMBOworlA$aoW3/K6HpRandF6ARS7krI5Une+cyQiOclMG2+qa80o";
+    for not_ours in ["testers_hash", costly, "", "$argon2id$"] {
+        let message = token(&app, "user-42", "testers", not_ours)
             .await
             .expect_error(StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(message, "hashedPassword is not an argon2 PHC string.");
+        assert_eq!(
+            message,
+            "hashedPassword is not an argon2id PHC string from this service."
+        );
     }
 }
 

@@ -110,7 +110,7 @@ async fn an_auth_that_accepts_but_never_answers_gives_503_in_time() {
     let started = Instant::now();
     let response = http
         .post(format!("{}/signup", users.url()))
-        .json(&serde_json::json!({ "email": "a@b.co", "password": "x" }))
+        .json(&serde_json::json!({ "email": "a@b.co", "password": "testers" }))
         .send()
         .await
         .unwrap();

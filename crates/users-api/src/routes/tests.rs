@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use test_support::{
     auth::spawn_auth,
-    oneshot::{Answer, request, send},
+    oneshot::{Answer, from_client, request, send},
 };
 
 use crate::{AppState, Config, Users, router};
@@ -79,6 +79,14 @@ impl TestApp {
 
     async fn post_json(&self, path: &str, body: &Value) -> Answer {
         send(&self.router, request(Method::POST, path, Some(body), None)).await
+    }
+
+    /// [`TestApp::post`] from another client address.
+    async fn post_from(&self, client: &str, path: &str, email: &str, password: &str) -> Answer {
+        let body = json!({ "email": email, "password": password });
+        let request = request(Method::POST, path, Some(&body), None);
+        let client = format!("{client}:40000").parse().unwrap();
+        send(&self.router, from_client(request, client)).await
     }
 
     /// A POST whose body and content type are exactly these.
@@ -146,11 +154,11 @@ async fn signup_refuses_bad_input_and_duplicates() {
         StatusCode::CREATED
     );
     let message = app
-        .post("/signup", "test@test.com", "other")
+        .post("/signup", "test@test.com", "others")
         .await
         .expect_error(StatusCode::CONFLICT);
     assert!(message.contains("already exists"));
-    app.post("/signup", " TEST@test.COM ", "x")
+    app.post("/signup", " TEST@test.COM ", "xxxxxx")
         .await
         .expect_error(StatusCode::CONFLICT);
 }
@@ -196,9 +204,9 @@ async fn invalid_credentials_are_named_in_the_422_and_nothing_is_stored() {
 async fn concurrent_signups_for_one_email_create_exactly_one_user() {
     let app = TestApp::spawn().await;
     let (first, second, third) = tokio::join!(
-        app.post("/signup", "race@test.com", "a"),
-        app.post("/signup", "race@test.com", "b"),
-        app.post("/signup", "race@test.com", "c"),
+        app.post("/signup", "race@test.com", "aaaaaa"),
+        app.post("/signup", "race@test.com", "bbbbbb"),
+        app.post("/signup", "race@test.com", "cccccc"),
     );
     let mut statuses = [first.status, second.status, third.status];
     statuses.sort();
@@ -318,4 +326,5 @@ async fn wrong_methods_get_a_json_405() {
     }
 }
 
+mod abuse;
 mod limits;
