@@ -41,9 +41,9 @@ import argparse, contextlib, http.client, json, os, resource, secrets, shutil, s
 import tempfile, threading, time, traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from flood_kit import (REQUEST_TIMEOUT_S, HalfOpenClient, Report, Stack, connection, exchange, files_limit,
-                       ms, once, open_files, p99, sleep_until)
-from service_kit import free_port
+from flood_kit import (REQUEST_TIMEOUT_S, HalfOpenClient, Report, Stack, connection, files_limit, ms, once,
+                       open_files, p99, sleep_until)
+from service_kit import exchange, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUA = os.path.join(ROOT, "scripts", "flood")
@@ -241,7 +241,8 @@ def signup_burst(report, ports):
                 opened.append(conn)
         creds = {"email": f"burst-{n}@test.com", "password": "burst-password"}
         try:
-            return exchange(conn, "POST", "/signup", creds)
+            status, body, headers = exchange(conn, "POST", "/signup", creds)
+            return status, headers.get("Retry-After"), body
         except (OSError, http.client.HTTPException) as error:
             conn.close()
             return type(error).__name__, None, None

@@ -1,8 +1,8 @@
 """What scripts/flood.py needs around its checks: PASS/FAIL lines, HTTP from a chosen loopback
 source address, the services by PID, and a client holding thousands of half-open connections."""
-import errno, http.client, json, math, os, resource, selectors, socket, subprocess, time
+import errno, http.client, math, os, resource, selectors, socket, subprocess, time
 
-from service_kit import decoded, wait_ready
+from service_kit import exchange, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
@@ -31,27 +31,13 @@ def connection(port, source):
                                       source_address=(source, 0))
 
 
-def exchange(conn, method, path, body=None, token=None):
-    """(status, Retry-After header or None, decoded body) of one request on `conn`."""
-    headers = {}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    conn.request(method, path, body=data, headers=headers)
-    response = conn.getresponse()
-    raw = response.read()
-    return response.status, response.getheader("Retry-After"), decoded(raw)
-
-
 def once(port, source, method, path, body=None, token=None):
     """(status or the error's name, Retry-After, body, seconds) of one request on a new connection."""
     conn = connection(port, source)
     started = time.perf_counter()
     try:
-        status, retry_after, answer = exchange(conn, method, path, body, token)
+        status, answer, headers = exchange(conn, method, path, body, token)
+        retry_after = headers.get("Retry-After")
     except (OSError, http.client.HTTPException) as error:
         status, retry_after, answer = type(error).__name__, None, None
     finally:

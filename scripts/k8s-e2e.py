@@ -22,19 +22,16 @@ the chart) on PATH or given by --kubectl/--helm. scripts/k8s-e2e.sh does all of 
 """
 
 import argparse
-import http.client
-import json
 import secrets
 import sys
 import threading
 import time
 import traceback
-import urllib.parse
 from pathlib import Path
 
 from cluster_kit import (NAMESPACE, PART_OF, RESULTS, Cluster, call, check, is_error_json, note,
                          wait_answering, wait_auth_reachable)
-from service_kit import decoded
+from service_kit import NoHandshake
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,31 +240,6 @@ def signups_from_one_address_are_throttled(cluster, urls):
 LOOP_PAUSE = 0.01
 
 
-class NoHandshake(Exception):
-    """The TCP handshake to the node port did not complete: the request never reached a Pod."""
-
-
-def request_once(method, url, body=None, token=None, timeout=10):
-    """(status, decoded body) over a new connection, as curl makes it; NoHandshake when the
-    connection could not even be opened in time."""
-    parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    try:
-        try:
-            connection.connect()
-        except TimeoutError as error:
-            raise NoHandshake(repr(error)) from error
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        connection.request(method, parts.path, json.dumps(body) if body is not None else None,
-                           headers)
-        response = connection.getresponse()
-        return response.status, decoded(response.read())
-    finally:
-        connection.close()
-
-
 def rollout_under_load(cluster, deployment, request, expected):
     """`kubectl rollout restart` while a client loops on `request`; every answer must be
     `expected`. New connection per request, as curl in a loop. A handshake that times out never
@@ -357,11 +329,10 @@ def main():
             deleted_tasks_pod_comes_back_empty(cluster, urls, token)
             deleted_auth_pod_gives_503_then_heals(cluster, urls, token)
             signups_from_one_address_are_throttled(cluster, urls)
-            signup = lambda: request_once("POST", f"{urls['users']}/signup",
-                                          {"email": f"r-{secrets.token_hex(6)}@test.com",
-                                           "password": "testers"})
+            signup = lambda: call("POST", f"{urls['users']}/signup",
+                                  {"email": f"r-{secrets.token_hex(6)}@test.com", "password": "testers"})
             rollout_under_load(cluster, "users-deployment", signup, 201)
-            tasks = lambda: request_once("GET", f"{urls['tasks']}/tasks", token=token)
+            tasks = lambda: call("GET", f"{urls['tasks']}/tasks", token=token)
             rollout_under_load(cluster, "tasks-deployment", tasks, 200)
             rollout_under_load(cluster, "auth-deployment", tasks, 200)
             full_volume_answers_507_without_eviction(cluster, urls)

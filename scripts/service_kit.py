@@ -3,8 +3,8 @@ import json
 import socket
 import sys
 import time
-import urllib.error
-import urllib.request
+import http.client
+import urllib.parse
 
 
 def free_port():
@@ -13,21 +13,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-def call(method, url, body=None, token=None, timeout=10, with_headers=False):
-    """(status, body decoded from JSON, or its text when it is not JSON), over a new connection,
-    and the response headers too `with_headers`; HTTP errors are answers too, not exceptions.
-    Raises OSError when nothing answers."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
+class NoHandshake(TimeoutError):
+    """The TCP connection could not even be opened in time: the request never left."""
+
+
+def exchange(connection, method, path, body=None, token=None):
+    """(status, decoded body, headers) of one request on an open `http.client` connection."""
+    headers = {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
     if token:
-        request.add_header("Authorization", f"Bearer {token}")
+        headers["Authorization"] = f"Bearer {token}"
+    connection.request(method, path, json.dumps(body) if body is not None else None, headers)
+    response = connection.getresponse()
+    return response.status, decoded(response.read()), response.headers
+
+
+def call(method, url, body=None, token=None, timeout=10, with_headers=False):
+    """(status, body decoded from JSON, or its text when it is not JSON), over a new connection
+    as curl makes it, and the response headers too `with_headers`; HTTP errors are answers too,
+    not exceptions. Raises OSError when nothing answers, NoHandshake when the connection could
+    not be opened in time."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            answer = response.status, decoded(response.read()), response.headers
-    except urllib.error.HTTPError as error:
-        answer = error.code, decoded(error.read()), error.headers
+        try:
+            connection.connect()
+        except TimeoutError as error:
+            raise NoHandshake(str(error)) from error
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        answer = exchange(connection, method, path, body, token)
+    finally:
+        connection.close()
     return answer if with_headers else answer[:2]
 
 

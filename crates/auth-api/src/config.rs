@@ -39,17 +39,18 @@ pub struct HashingSettings {
     pub queue_size: usize,
     /// A job that waited longer than this is dropped undone (answered 503): keep it under the
     /// callers' timeout (users-api waits 2.5 s).
-    #[arg(long = "hash-max-wait", env = "HASH_MAX_WAIT", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long = "hash-max-wait", env = "HASH_MAX_WAIT", default_value = DEFAULT_HASH_MAX_WAIT, value_parser = parse_duration)]
     pub max_wait: Duration,
 }
 
 pub const DEFAULT_HASH_QUEUE_SIZE: usize = 16;
+const DEFAULT_HASH_MAX_WAIT: &str = "2s";
 
 impl Default for HashingSettings {
     fn default() -> Self {
         Self {
             queue_size: DEFAULT_HASH_QUEUE_SIZE,
-            max_wait: Duration::from_secs(2),
+            max_wait: parse_duration(DEFAULT_HASH_MAX_WAIT).expect("a duration"),
         }
     }
 }

@@ -87,10 +87,8 @@ impl PasswordHasher {
         hashed_password: String,
     ) -> Result<bool, AuthApiError> {
         check_length(&password)?;
-        check_parameters(&hashed_password)?;
+        let hash = parse_ours(&hashed_password)?;
         self.run(move || {
-            let hash = PasswordHash::new(&hashed_password)
-                .map_err(|error| AuthApiError::Internal(error.to_string()))?;
             Ok(Argon2::default()
                 .verify_password(password.as_bytes(), &hash)
                 .is_ok())
@@ -137,7 +135,8 @@ fn work_through(queue: &Mutex<mpsc::Receiver<Job>>, max_wait: Duration) {
     }
 }
 
-fn check_parameters(hashed_password: &str) -> Result<(), AuthApiError> {
+/// `hashed_password` parsed, if it is an argon2id PHC string with this service's parameters.
+fn parse_ours(hashed_password: &str) -> Result<PasswordHash, AuthApiError> {
     let foreign = || {
         AuthApiError::InvalidInput(
             "hashedPassword is not an argon2id PHC string from this service.".into(),
@@ -152,7 +151,7 @@ fn check_parameters(hashed_password: &str) -> Result<(), AuthApiError> {
         && params.t_cost() == ours.t_cost()
         && params.p_cost() == ours.p_cost()
         && params.output_len() == Some(Params::DEFAULT_OUTPUT_LEN);
-    if same { Ok(()) } else { Err(foreign()) }
+    if same { Ok(hash) } else { Err(foreign()) }
 }
 
 fn check_length(password: &str) -> Result<(), AuthApiError> {
@@ -225,7 +224,8 @@ mod tests {
                 matches!(answer, Err(AuthApiError::InvalidInput(_))),
                 "{foreign}"
             );
-            assert!(started.elapsed() < std::time::Duration::from_millis(20));
+            // A 4 GiB or 1000-pass hash would take seconds; refusing it takes microseconds.
+            assert!(started.elapsed() < std::time::Duration::from_secs(1));
         }
     }
 
@@ -235,7 +235,8 @@ mod tests {
     async fn a_full_queue_answers_at_once_and_stale_jobs_are_dropped() {
         let settings = HashingSettings {
             queue_size: 1,
-            max_wait: Duration::from_millis(1),
+            // Long enough for an idle thread to take a job even on a loaded machine.
+            max_wait: Duration::from_millis(500),
         };
         let hasher = PasswordHasher::new(&settings);
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
@@ -255,7 +256,17 @@ mod tests {
                     .await
             }));
             // One at a time: the queue holds only one job until a thread takes it.
+            let waiting_since = Instant::now();
             while started.load(std::sync::atomic::Ordering::SeqCst) <= n {
+                let last = busy.last().unwrap();
+                assert!(
+                    !last.is_finished(),
+                    "busy job {n} was answered without running"
+                );
+                assert!(
+                    waiting_since.elapsed() < Duration::from_secs(10),
+                    "busy job {n} never ran"
+                );
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
@@ -271,6 +282,8 @@ mod tests {
             "{refused:?}"
         );
         assert!(started.elapsed() < Duration::from_millis(50));
+        // The queued job is now older than max_wait when a thread gets to it.
+        tokio::time::sleep(Duration::from_millis(600)).await;
         for _ in 0..cores {
             release.send(()).unwrap();
         }

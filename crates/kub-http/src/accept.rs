@@ -28,6 +28,7 @@ use tower::ServiceExt;
 
 use crate::{
     connections::{ConnectionLimits, ConnectionSlot, OpenConnections, Refusal},
+    metrics::Metrics,
     settings::ConnectionSettings,
 };
 
@@ -85,9 +86,11 @@ pub async fn serve_connections(
     listener: TcpListener,
     router: Router,
     settings: &ConnectionSettings,
-    open: OpenConnections,
+    limits: ConnectionLimits,
+    metrics: &Metrics,
     shutdown: impl Future<Output = ()>,
 ) {
+    let open = OpenConnections::new(limits, metrics.clone());
     // Every connection task holds a `closed` receiver; the sender learns when the last is gone.
     let (closed, all_closed) = watch::channel(());
     let (stopping, stop) = watch::channel(false);

@@ -95,10 +95,6 @@ impl OpenConnections {
         }
     }
 
-    pub fn limits(&self) -> ConnectionLimits {
-        self.inner.limits
-    }
-
     /// A slot for a new connection from `peer`, held until the connection closes; or why not.
     pub fn admit(&self, peer: IpAddr) -> Result<ConnectionSlot, Refusal> {
         let key = address_key(peer);
@@ -127,7 +123,8 @@ impl OpenConnections {
     }
 
     /// Open connections: in all, and from `peer`'s address key.
-    pub fn open(&self, peer: IpAddr) -> (usize, usize) {
+    #[cfg(test)]
+    fn open(&self, peer: IpAddr) -> (usize, usize) {
         let counts = self.lock();
         let from = counts.by_address.get(&address_key(peer)).copied();
         (counts.total, from.unwrap_or(0))

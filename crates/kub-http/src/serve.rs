@@ -23,7 +23,6 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 use crate::{
     accept::{connection_limits, raise_open_file_limit, serve_connections},
-    connections::OpenConnections,
     errors::error_response,
     metrics::Metrics,
     settings::{ConnectionSettings, ServeSettings},
@@ -93,8 +92,15 @@ async fn serve_until_signal(
         }
         tracing::info!("closing the listener, finishing in-flight requests");
     };
-    let open = OpenConnections::new(limits, metrics.clone());
-    serve_connections(listener, router, &settings.connections, open, shutdown).await;
+    serve_connections(
+        listener,
+        router,
+        &settings.connections,
+        limits,
+        metrics,
+        shutdown,
+    )
+    .await;
     tracing::info!("{service} stopped");
     Ok(())
 }
@@ -180,7 +186,7 @@ pub fn status_of_get(port: u16, path: &str, timeout: Duration) -> io::Result<u16
 pub struct RunningServer {
     pub addr: SocketAddr,
     stop: oneshot::Sender<()>,
-    task: JoinHandle<io::Result<()>>,
+    task: JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -205,14 +211,12 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let limits = connection_limits(settings, None);
-        let open = OpenConnections::new(limits, metrics.clone());
-        let settings = settings.clone();
+        let (settings, metrics) = (settings.clone(), metrics.clone());
         let task = tokio::spawn(async move {
             let stopped = async {
                 let _ = stopped.await;
             };
-            serve_connections(listener, router, &settings, open, stopped).await;
-            Ok(())
+            serve_connections(listener, router, &settings, limits, &metrics, stopped).await;
         });
         Ok(Self { addr, stop, task })
     }
@@ -224,6 +228,6 @@ impl RunningServer {
     /// Graceful: in-flight requests finish first.
     pub async fn stop(self) -> io::Result<()> {
         let _ = self.stop.send(());
-        self.task.await.map_err(io::Error::other)?
+        self.task.await.map_err(io::Error::other)
     }
 }

@@ -36,11 +36,11 @@ pub struct ServeSettings {
 pub struct ConnectionSettings {
     /// A new connection whose first request head (request line and headers) is not complete
     /// within this time is closed: slow or silent clients cannot hold it open.
-    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = DEFAULT_HEADER_READ_TIMEOUT, value_parser = parse_duration)]
     pub header_read_timeout: Duration,
     /// A keep-alive connection is closed when its next request head is not complete within
     /// this time after the previous answer. Keep it above the callers' pool idle timeouts.
-    #[arg(long, env = "IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    #[arg(long, env = "IDLE_TIMEOUT", default_value = DEFAULT_IDLE_TIMEOUT, value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// Most connections open at once; more are answered 503 and closed. Lowered at start-up
     /// to what the open-file limit allows.
@@ -56,12 +56,14 @@ pub struct ConnectionSettings {
 /// ~13 KB of memory each: 4,096 take ~53 MiB, well under a 128Mi memory limit.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
+const DEFAULT_HEADER_READ_TIMEOUT: &str = "10s";
+const DEFAULT_IDLE_TIMEOUT: &str = "75s";
 
 impl Default for ConnectionSettings {
     fn default() -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(75),
+            header_read_timeout: parse_duration(DEFAULT_HEADER_READ_TIMEOUT).expect("a duration"),
+            idle_timeout: parse_duration(DEFAULT_IDLE_TIMEOUT).expect("a duration"),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
         }

@@ -5,6 +5,7 @@
 //! - [`auth_client`]: the typed client, with a base URL and short timeouts.
 //! - [`network`]: `GET /network`: how this service found auth, and where this Pod runs.
 //! - [`openapi`]: `GET /openapi.json`, the service's routes plus the shared ones.
+//! - [`track_store`]: the store's records, bytes and budget in `GET /metrics`.
 
 pub mod auth_address;
 pub mod auth_client;
@@ -12,7 +13,11 @@ pub mod network;
 pub mod openapi;
 
 use axum::Router;
-use kub_http::{layers::with_common_layers, metrics::Metrics};
+use kub_http::{
+    layers::with_common_layers,
+    metrics::{Metrics, Stored},
+};
+use kub_store::{Collection, JsonLinesStore};
 
 use crate::{
     network::{NetworkInfo, network_routes},
@@ -30,4 +35,23 @@ pub fn public_service(
         .merge(network_routes(network))
         .merge(openapi_routes(api));
     with_common_layers(routes, metrics)
+}
+
+/// Reports `store` at every scrape: its records (as `records` counts them), its file's bytes
+/// and its budget, under the label `kind`.
+pub fn track_store<C: Collection>(
+    metrics: &Metrics,
+    kind: &'static str,
+    store: &JsonLinesStore<C>,
+    records: fn(&C) -> usize,
+) {
+    let store = store.clone();
+    metrics.track_stored(kind, move || {
+        let usage = store.usage();
+        Stored {
+            records: store.read(records),
+            bytes: usage.bytes,
+            budget_bytes: usage.budget,
+        }
+    });
 }

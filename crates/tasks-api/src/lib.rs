@@ -15,8 +15,8 @@ mod tasks;
 
 use std::error::Error;
 
-use kub_http::metrics::{Metrics, Stored};
-use kub_public::{auth_client::AuthClient, network::NetworkInfo};
+use kub_http::metrics::Metrics;
+use kub_public::{auth_client::AuthClient, network::NetworkInfo, track_store};
 use kub_store::JsonLinesStore;
 
 pub use bearer::CurrentUser;
@@ -54,15 +54,7 @@ impl AppState {
             config.store_budget,
         )
         .await?;
-        let counted = tasks.clone();
-        metrics.track_stored("tasks", move || {
-            let usage = counted.usage();
-            Stored {
-                records: counted.read(Tasks::len),
-                bytes: usage.bytes,
-                budget_bytes: usage.budget,
-            }
-        });
+        track_store(&metrics, "tasks", &tasks, Tasks::len);
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,

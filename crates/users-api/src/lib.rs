@@ -18,8 +18,8 @@ mod users;
 
 use std::{error::Error, sync::Arc};
 
-use kub_http::metrics::{Metrics, Stored};
-use kub_public::{auth_client::AuthClient, network::NetworkInfo};
+use kub_http::metrics::Metrics;
+use kub_public::{auth_client::AuthClient, network::NetworkInfo, track_store};
 use kub_store::JsonLinesStore;
 
 pub use client_address::{ClientAddress, TrustedProxies};
@@ -58,15 +58,7 @@ impl AppState {
             config.store_budget,
         )
         .await?;
-        let counted = users.clone();
-        metrics.track_stored("users", move || {
-            let usage = counted.usage();
-            Stored {
-                records: counted.read(Users::len),
-                bytes: usage.bytes,
-                budget_bytes: usage.budget,
-            }
-        });
+        track_store(&metrics, "users", &users, Users::len);
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,

@@ -55,21 +55,26 @@ impl FromStr for RateLimit {
     }
 }
 
+const DEFAULT_LOGIN_LIMIT_PER_ADDRESS: &str = "30/min";
+const DEFAULT_LOGIN_LIMIT_PER_ACCOUNT: &str = "10/min";
+const DEFAULT_SIGNUP_LIMIT_PER_ADDRESS: &str = "10/min";
+const DEFAULT_SIGNUP_LIMIT_PER_ACCOUNT: &str = "5/min";
+
 /// The limits, each one a setting (`users-api --help`).
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Rate limits (429 with Retry-After)")]
 pub struct RateLimitSettings {
     /// Logins from one client address (an IPv6 /64).
-    #[arg(long = "login-limit-per-address", env = "LOGIN_LIMIT_PER_ADDRESS", default_value = "30/min", value_parser = RateLimit::from_str)]
+    #[arg(long = "login-limit-per-address", env = "LOGIN_LIMIT_PER_ADDRESS", default_value = DEFAULT_LOGIN_LIMIT_PER_ADDRESS, value_parser = RateLimit::from_str)]
     pub login_per_address: RateLimit,
     /// Logins to one account, from anywhere: what stops guessing from many addresses.
-    #[arg(long = "login-limit-per-account", env = "LOGIN_LIMIT_PER_ACCOUNT", default_value = "10/min", value_parser = RateLimit::from_str)]
+    #[arg(long = "login-limit-per-account", env = "LOGIN_LIMIT_PER_ACCOUNT", default_value = DEFAULT_LOGIN_LIMIT_PER_ACCOUNT, value_parser = RateLimit::from_str)]
     pub login_per_account: RateLimit,
     /// Signups from one client address.
-    #[arg(long = "signup-limit-per-address", env = "SIGNUP_LIMIT_PER_ADDRESS", default_value = "10/min", value_parser = RateLimit::from_str)]
+    #[arg(long = "signup-limit-per-address", env = "SIGNUP_LIMIT_PER_ADDRESS", default_value = DEFAULT_SIGNUP_LIMIT_PER_ADDRESS, value_parser = RateLimit::from_str)]
     pub signup_per_address: RateLimit,
     /// Signups for one email.
-    #[arg(long = "signup-limit-per-account", env = "SIGNUP_LIMIT_PER_ACCOUNT", default_value = "5/min", value_parser = RateLimit::from_str)]
+    #[arg(long = "signup-limit-per-account", env = "SIGNUP_LIMIT_PER_ACCOUNT", default_value = DEFAULT_SIGNUP_LIMIT_PER_ACCOUNT, value_parser = RateLimit::from_str)]
     pub signup_per_account: RateLimit,
 }
 
@@ -77,10 +82,10 @@ impl Default for RateLimitSettings {
     fn default() -> Self {
         let limit = |text: &str| text.parse().expect("a valid default");
         Self {
-            login_per_address: limit("30/min"),
-            login_per_account: limit("10/min"),
-            signup_per_address: limit("10/min"),
-            signup_per_account: limit("5/min"),
+            login_per_address: limit(DEFAULT_LOGIN_LIMIT_PER_ADDRESS),
+            login_per_account: limit(DEFAULT_LOGIN_LIMIT_PER_ACCOUNT),
+            signup_per_address: limit(DEFAULT_SIGNUP_LIMIT_PER_ADDRESS),
+            signup_per_account: limit(DEFAULT_SIGNUP_LIMIT_PER_ACCOUNT),
         }
     }
 }
@@ -110,9 +115,9 @@ impl Over {
 /// How long a throttled request waits for its 429.
 pub const THROTTLED_ANSWER_DELAY: Duration = Duration::from_millis(250);
 
-/// Quiet keys are dropped at most this often, and at once past [`MAX_KEYS`].
+/// Quiet keys are dropped this often; past [`MAX_KEYS`] (~50 bytes each, in all tables) every
+/// [`CROWDED_HOUSEKEEPING_EVERY`].
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
-/// Keys in all before a clean-up is due sooner (~50 bytes each), at most once a second.
 const MAX_KEYS: usize = 100_000;
 const CROWDED_HOUSEKEEPING_EVERY: Duration = Duration::from_secs(1);
 
