@@ -9,9 +9,9 @@ the Helm chart (`helm install`), each on a clean namespace:
     cluster, through their NodePorts (as minikube users do before `minikube tunnel`);
   - GET /network shows what the stage teaches, as the real kubelet and DNS set it;
   - nothing of auth is reachable from outside the cluster.
-After the final manifests also: a deleted tasks Pod comes back empty (emptyDir), a deleted auth
-Pod gives 503 JSON then heals without restarts, a burst of signups gets 429 (every outside
-client is one address behind the node), `kubectl rollout restart` under a request loop
+After the final manifests also: a deleted tasks Pod comes back empty (emptyDir), a burst of signups
+gets 429 (every outside client is one address behind the node), a deleted auth Pod gives 503 JSON
+then heals without restarts, `kubectl rollout restart` under a request loop
 fails no request, the NetworkPolicies are admitted, a tasks volume filled to its STORE_BUDGET
 answers 507 and is not evicted (its data intact), and without the budget the kubelet does evict
 the Pod and its data (scripts/k8s_volume.py).
@@ -176,8 +176,10 @@ def deleted_tasks_pod_comes_back_empty(cluster, urls, token):
 def deleted_auth_pod_gives_503_then_heals(cluster, urls, token):
     before = {app: restarts(cluster, app) for app in ("users", "tasks")}
     old = cluster.ready_pod("auth")["metadata"]["name"]
-    login = {"email": "nobody@test.com", "password": "testers"}
-    probes = {"users": lambda: call("POST", f"{urls['users']}/login", login, timeout=5),
+    # A new unknown email each time: the probe loops faster than LOGIN_LIMIT_PER_ACCOUNT allows
+    # (the per-address limits are lifted by then, see signups_from_one_address_are_throttled).
+    login = lambda: {"email": f"nobody-{secrets.token_hex(4)}@test.com", "password": "testers"}
+    probes = {"users": lambda: call("POST", f"{urls['users']}/login", login(), timeout=5),
               "tasks": lambda: call("GET", f"{urls['tasks']}/tasks", token=token, timeout=5)}
     healthy = {"users": 401, "tasks": 200}
     cluster.run("delete", "pod", "-n", NAMESPACE, old, "--wait=false")
@@ -220,8 +222,9 @@ def signups_from_one_address_are_throttled(cluster, urls):
                   for body, headers in throttled),
           f"{statuses.count(201)} created, {len(throttled)} throttled"
           + (f"; {throttled[0][0]['message']!r}" if throttled else ""))
-    # The rollout loops below are a load generator on one address, as an operator would run
-    # one: its limits are lifted, which is itself a rollout of users-deployment.
+    # The auth outage probe and the rollout loops after this are load generators on one address,
+    # as an operator would run one: its limits are lifted, which is itself a rollout of
+    # users-deployment.
     cluster.run("set", "env", "-n", NAMESPACE, "deployment/users-deployment",
                 "SIGNUP_LIMIT_PER_ADDRESS=off", "LOGIN_LIMIT_PER_ADDRESS=off")
     cluster.run("rollout", "status", "-n", NAMESPACE, "deployment/users-deployment",
@@ -327,8 +330,8 @@ def main():
             urls, token = run_scenario(cluster, "final", apply_final)
             network_policies_admitted(cluster)
             deleted_tasks_pod_comes_back_empty(cluster, urls, token)
-            deleted_auth_pod_gives_503_then_heals(cluster, urls, token)
             signups_from_one_address_are_throttled(cluster, urls)
+            deleted_auth_pod_gives_503_then_heals(cluster, urls, token)
             signup = lambda: call("POST", f"{urls['users']}/signup",
                                   {"email": f"r-{secrets.token_hex(6)}@test.com", "password": "testers"})
             rollout_under_load(cluster, "users-deployment", signup, 201)
