@@ -12,6 +12,7 @@ use std::{
 
 use auth_api::TokenSettings;
 use kub_http::serve::RunningServer;
+use kub_postgres::DatabaseSettings;
 
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -23,6 +24,8 @@ pub struct StackConfig {
     pub tasks_port: u16,
     /// `users/` and `tasks/` are created inside it.
     pub data_dir: PathBuf,
+    /// PostgreSQL for users and tasks instead of the folders (`DATABASE_URL`).
+    pub database_url: Option<String>,
     pub jwt_secret: String,
     pub token_ttl: Duration,
 }
@@ -36,8 +39,30 @@ impl StackConfig {
             users_port: 0,
             tasks_port: 0,
             data_dir,
+            database_url: None,
             jwt_secret: generate_secret(),
             token_ttl: auth_api::DEFAULT_TOKEN_TTL,
+        }
+    }
+
+    /// users-api's settings in this stack, with auth at `auth_address`.
+    pub fn users_config(&self, auth_address: &str) -> Result<users_api::Config, BoxError> {
+        let mut config = users_api::Config::wired(auth_address, self.data_dir.join("users"));
+        config.database = self.database_settings()?;
+        Ok(config)
+    }
+
+    /// tasks-api's settings in this stack, with auth at `auth_address`.
+    pub fn tasks_config(&self, auth_address: &str) -> Result<tasks_api::Config, BoxError> {
+        let mut config = tasks_api::Config::wired(auth_address, self.data_dir.join("tasks"));
+        config.database = self.database_settings()?;
+        Ok(config)
+    }
+
+    fn database_settings(&self) -> Result<DatabaseSettings, BoxError> {
+        match &self.database_url {
+            Some(url) => Ok(DatabaseSettings::at(url)?),
+            None => Ok(DatabaseSettings::default()),
         }
     }
 
@@ -63,16 +88,14 @@ impl Stack {
         )
         .await?;
         let auth_address = auth.addr.to_string();
-        let users = start_users(
+        let users = start_users_with(
             SocketAddr::new(config.ip, config.users_port),
-            &auth_address,
-            config.data_dir.join("users"),
+            &config.users_config(&auth_address)?,
         )
         .await?;
-        let tasks = start_tasks(
+        let tasks = start_tasks_with(
             SocketAddr::new(config.ip, config.tasks_port),
-            &auth_address,
-            config.data_dir.join("tasks"),
+            &config.tasks_config(&auth_address)?,
         )
         .await?;
         Ok(Self { auth, users, tasks })
@@ -100,8 +123,14 @@ pub async fn start_users(
     auth_address: &str,
     folder: PathBuf,
 ) -> Result<RunningServer, BoxError> {
-    let config = users_api::Config::wired(auth_address, folder);
-    let router = users_api::router(users_api::AppState::open(&config).await?);
+    start_users_with(addr, &users_api::Config::wired(auth_address, folder)).await
+}
+
+pub async fn start_users_with(
+    addr: SocketAddr,
+    config: &users_api::Config,
+) -> Result<RunningServer, BoxError> {
+    let router = users_api::router(users_api::AppState::open(config).await?);
     Ok(RunningServer::start(addr, router).await?)
 }
 
@@ -111,8 +140,14 @@ pub async fn start_tasks(
     auth_address: &str,
     folder: PathBuf,
 ) -> Result<RunningServer, BoxError> {
-    let config = tasks_api::Config::wired(auth_address, folder);
-    let router = tasks_api::router(tasks_api::AppState::open(&config).await?);
+    start_tasks_with(addr, &tasks_api::Config::wired(auth_address, folder)).await
+}
+
+pub async fn start_tasks_with(
+    addr: SocketAddr,
+    config: &tasks_api::Config,
+) -> Result<RunningServer, BoxError> {
+    let router = tasks_api::router(tasks_api::AppState::open(config).await?);
     Ok(RunningServer::start(addr, router).await?)
 }
 

@@ -31,6 +31,9 @@ struct Settings {
     /// A folder to keep users and tasks in between runs; a temporary one by default.
     #[arg(long, env = "DEV_STACK_DATA")]
     data: Option<PathBuf>,
+    /// Keep users and tasks in this PostgreSQL instead (`postgres://user:password@host/db`).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     #[command(flatten)]
     log: LogSettings,
 }
@@ -56,6 +59,7 @@ async fn run(settings: Settings) -> Result<(), dev_stack::BoxError> {
         users_port: settings.users_port,
         tasks_port: settings.tasks_port,
         data_dir: settings.data.unwrap_or_else(|| temporary.path().to_owned()),
+        database_url: settings.database_url,
         jwt_secret: settings.jwt_secret.unwrap_or_else(generate_secret),
         token_ttl: auth_api::DEFAULT_TOKEN_TTL,
     };
@@ -77,7 +81,10 @@ Try:
 "#,
         auth = stack.auth.url(),
         auth_addr = stack.auth.addr,
-        data = config.data_dir.display(),
+        data = match &config.database_url {
+            Some(url) => kub_postgres::DatabaseUrl::parse(url)?.to_string(),
+            None => config.data_dir.display().to_string(),
+        },
     );
     shutdown_signal().await;
     stack.stop().await?;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_port};
+use kub_postgres::DatabaseSettings;
 use kub_public::auth_address::AuthAddressSettings;
 
 use crate::{DEFAULT_FOLDER, DEFAULT_MAX_TASKS_PER_USER, DEFAULT_PORT};
@@ -16,7 +17,8 @@ pub struct Config {
     /// Port to listen on, on all interfaces.
     #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port)]
     pub port: u16,
-    /// Folder of tasks.jsonl, created if missing (relative to the working directory).
+    /// Folder of tasks.jsonl, created if missing (relative to the working directory); unused
+    /// when `DATABASE_URL` is set.
     #[arg(long = "tasks-folder", env = "TASKS_FOLDER", default_value = DEFAULT_FOLDER)]
     pub folder: PathBuf,
     /// Most bytes tasks.jsonl may grow to; a task that would pass it is refused with 507 and
@@ -27,6 +29,8 @@ pub struct Config {
     #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = DEFAULT_MAX_TASKS_PER_USER,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tasks_per_user: u64,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -44,6 +48,7 @@ impl Config {
             folder,
             store_budget: None,
             max_tasks_per_user: DEFAULT_MAX_TASKS_PER_USER,
+            database: DatabaseSettings::default(),
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

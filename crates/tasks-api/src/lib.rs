@@ -2,7 +2,8 @@
 //! bearer token that auth-api verifies.
 //!
 //! Tasks live in an append-only JSON-lines file in `TASKS_FOLDER`, under a byte budget
-//! (`STORE_BUDGET`) and a per-user cap (`MAX_TASKS_PER_USER`); memory holds only an index.
+//! (`STORE_BUDGET`; memory holds only an index), or in PostgreSQL when `DATABASE_URL` is set
+//! (`src/tasks.rs`); either way under a per-user cap (`MAX_TASKS_PER_USER`).
 //!
 //! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
 //! `src/routes/tests.rs`.
@@ -16,14 +17,13 @@ mod tasks;
 use std::error::Error;
 
 use kub_http::metrics::Metrics;
-use kub_public::{auth_client::AuthClient, network::NetworkInfo, track_store};
-use kub_store::JsonLinesStore;
+use kub_public::{auth_client::AuthClient, network::NetworkInfo};
 
 pub use bearer::CurrentUser;
 pub use config::Config;
 pub use error::TasksError;
 pub use routes::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_TEXT_CHARS, MAX_TITLE_CHARS, router};
-pub use tasks::{NewTask, Task, TaskLimitReached, Tasks};
+pub use tasks::{NewTask, Task, TaskLimitReached, TaskStore, TaskView, Tasks};
 
 pub const SERVICE: &str = "tasks-api";
 pub const DEFAULT_PORT: u16 = 8000;
@@ -38,23 +38,17 @@ pub struct AppState {
     pub auth: AuthClient,
     pub metrics: Metrics,
     pub network: NetworkInfo,
-    pub tasks: JsonLinesStore<Tasks>,
+    pub tasks: TaskStore,
 }
 
 impl AppState {
-    /// Finds auth (one clear error if it cannot) and opens the store.
+    /// Finds auth (one clear error if it cannot) and opens the store (the file, or the
+    /// database when `DATABASE_URL` is set).
     pub async fn open(config: &Config) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let address = config.auth.resolve()?;
         let metrics = Metrics::new();
-        let max_per_user = usize::try_from(config.max_tasks_per_user).unwrap_or(usize::MAX);
-        let tasks = JsonLinesStore::open(
-            &config.folder,
-            TASKS_FILE,
-            Tasks::new(max_per_user),
-            config.store_budget,
-        )
-        .await?;
-        track_store(&metrics, "tasks", &tasks, Tasks::len);
+        let tasks = TaskStore::open(config).await?;
+        tasks.track(&metrics);
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,

@@ -135,7 +135,7 @@ impl CrashTest {
 /// Drives `writers` concurrent clients, each sending `request(client, n)` with a fresh `n`
 /// from `first_n` upwards, until the server is SIGKILLed after `kill_after`. Returns every
 /// `n` that got a 201: the writes the server promised to keep.
-async fn acknowledged_before_sigkill<F>(
+pub async fn acknowledged_before_sigkill<F>(
     mut child: Child,
     writers: usize,
     first_n: u64,

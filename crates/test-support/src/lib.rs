@@ -4,12 +4,13 @@
 //! [`oneshot`]: calling a router in-process; [`auth`]: a real auth-api on a free port;
 //! [`settings`]: a binary's settings from a given environment; [`process`]: running the real
 //! binaries; [`crash`]: SIGKILL rounds under concurrent writers; [`full_volume`]: a store filled
-//! to its manifest's budget.
+//! to its manifest's budget; [`postgres`]: a real PostgreSQL server on a free port.
 
 pub mod auth;
 pub mod crash;
 pub mod full_volume;
 pub mod oneshot;
+pub mod postgres;
 pub mod process;
 pub mod settings;
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use ipnet::IpNet;
 use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_count, parse_port};
+use kub_postgres::DatabaseSettings;
 use kub_public::auth_address::AuthAddressSettings;
 
 use crate::{
@@ -21,7 +22,8 @@ pub struct Config {
     /// Port to listen on, on all interfaces.
     #[arg(long, env = "PORT", default_value_t = DEFAULT_PORT, value_parser = parse_port)]
     pub port: u16,
-    /// Folder of users.jsonl, created if missing (relative to the working directory).
+    /// Folder of users.jsonl, created if missing (relative to the working directory); unused
+    /// when `DATABASE_URL` is set.
     #[arg(long = "users-folder", env = "USERS_FOLDER", default_value = DEFAULT_FOLDER)]
     pub folder: PathBuf,
     /// Most bytes users.jsonl may grow to; a signup that would pass it is refused with 507 and
@@ -38,6 +40,8 @@ pub struct Config {
     /// addresses (`10.0.0.0/8,192.168.1.1`); unset: the TCP peer is the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
     pub trusted_proxies: Vec<IpNet>,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -57,6 +61,7 @@ impl Config {
             min_password_length: DEFAULT_MIN_PASSWORD_LENGTH,
             rate_limits: RateLimitSettings::default(),
             trusted_proxies: Vec::new(),
+            database: DatabaseSettings::default(),
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

@@ -2,8 +2,8 @@
 //! checked by auth-api.
 //!
 //! It finds auth through `AUTH_ADDRESS` or Kubernetes' service variables; users live in an
-//! append-only JSON-lines file in `USERS_FOLDER`, under a byte budget (`STORE_BUDGET`); memory
-//! holds only an index.
+//! append-only JSON-lines file in `USERS_FOLDER`, under a byte budget (`STORE_BUDGET`; memory
+//! holds only an index), or in PostgreSQL when `DATABASE_URL` is set (`src/users.rs`).
 //!
 //! A route's handler is in `src/routes.rs`, its error answers in `src/error.rs`, its tests in
 //! `src/routes/tests.rs`.
@@ -19,8 +19,7 @@ mod users;
 use std::{error::Error, sync::Arc};
 
 use kub_http::metrics::Metrics;
-use kub_public::{auth_client::AuthClient, network::NetworkInfo, track_store};
-use kub_store::JsonLinesStore;
+use kub_public::{auth_client::AuthClient, network::NetworkInfo};
 
 pub use client_address::{ClientAddress, TrustedProxies};
 pub use config::{Config, DEFAULT_MIN_PASSWORD_LENGTH};
@@ -28,7 +27,7 @@ pub use domain::{Credentials, Email, MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES, Passwo
 pub use error::UsersError;
 pub use routes::router;
 pub use throttle::{RateLimit, RateLimitSettings, Throttle};
-pub use users::{User, Users};
+pub use users::{User, UserStore, Users};
 
 pub const SERVICE: &str = "users-api";
 pub const DEFAULT_PORT: u16 = 8080;
@@ -40,25 +39,20 @@ pub struct AppState {
     pub auth: AuthClient,
     pub metrics: Metrics,
     pub network: NetworkInfo,
-    pub users: JsonLinesStore<Users>,
+    pub users: UserStore,
     pub throttle: Arc<Throttle>,
     pub trusted_proxies: TrustedProxies,
     pub min_password_length: usize,
 }
 
 impl AppState {
-    /// Finds auth (one clear error if it cannot) and opens the store.
+    /// Finds auth (one clear error if it cannot) and opens the store (the file, or the
+    /// database when `DATABASE_URL` is set).
     pub async fn open(config: &Config) -> Result<Self, Box<dyn Error + Send + Sync>> {
         let address = config.auth.resolve()?;
         let metrics = Metrics::new();
-        let users = JsonLinesStore::open(
-            &config.folder,
-            USERS_FILE,
-            Users::default(),
-            config.store_budget,
-        )
-        .await?;
-        track_store(&metrics, "users", &users, Users::len);
+        let users = UserStore::open(config).await?;
+        users.track(&metrics);
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,

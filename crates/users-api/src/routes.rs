@@ -13,10 +13,8 @@ use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    AppState, ClientAddress, Credentials, UsersError,
-    domain::CredentialsBody,
-    throttle::Route,
-    users::{NewUser, find_user},
+    AppState, ClientAddress, Credentials, UsersError, domain::CredentialsBody, throttle::Route,
+    users::NewUser,
 };
 
 /// An argon2id hash of a random password nobody knows, with the same parameters as real
@@ -73,7 +71,7 @@ async fn signup(
         .throttle
         .admit_account(Route::Signup, &credentials.email)
         .await?;
-    if find_user(&state.users, &credentials.email)?.is_some() {
+    if state.users.find(&credentials.email).await?.is_some() {
         return Err(UsersError::EmailTaken);
     }
     let password_hash = state
@@ -84,7 +82,7 @@ async fn signup(
         email: credentials.email,
         password_hash,
     };
-    let user = state.users.append(draft).await?;
+    let user = state.users.create(draft).await?;
     tracing::info!(user_id = %user.id, "user created");
     let created = Message {
         message: "User created!".into(),
@@ -113,7 +111,7 @@ async fn login(
         .throttle
         .admit_account(Route::Login, &credentials.email)
         .await?;
-    let known = find_user(&state.users, &credentials.email)?;
+    let known = state.users.find(&credentials.email).await?;
     let (user_id, password_hash) = match &known {
         Some(user) => (user.id.as_str(), user.password_hash.as_str()),
         None => ("unknown", DUMMY_PASSWORD_HASH),
@@ -133,7 +131,7 @@ async fn login(
     Ok(ApiJson(Token { token }))
 }
 
-/// Readiness: the users folder can take a durable write.
+/// Readiness: the users folder can take a durable write, or the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, description = "Ready."),
     (status = 503, description = "Not ready.", body = ErrorBody),

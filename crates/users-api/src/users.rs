@@ -1,18 +1,19 @@
-//! The users collection: one JSON line per user. In memory only an index from a keyed hash of
-//! each email to where its line is (about 16 bytes a user); the line itself, password hash
-//! included, is read from the file when someone logs in.
+//! Where users are kept: a [`UserStore`], either the JSON-lines file (`users/file.rs`, the
+//! default) or PostgreSQL when `DATABASE_URL` is set (`users/postgres.rs`). The handlers see
+//! only this interface, and both keep the same promises: an email is registered once, even
+//! when replicas race for it, and a user answered 201 is stored durably.
 
-use std::{
-    borrow::Cow,
-    collections::{HashMap, hash_map},
-    hash::{BuildHasher, RandomState},
-};
+mod file;
+mod postgres;
 
-use kub_store::{AppendError, Collection, JsonLinesStore, Location, StorageFailure, StoredRecords};
-use serde::{Deserialize, Serialize, de::IgnoredAny};
-use uuid::Uuid;
+use kub_http::metrics::Metrics;
+use kub_public::track_store;
+use kub_store::{AppendError, JsonLinesStore, StorageFailure};
+use serde::{Deserialize, Serialize};
 
-use crate::Email;
+use crate::{Config, Email, USERS_FILE};
+pub use file::Users;
+use postgres::PostgresUsers;
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,18 +22,6 @@ pub struct User {
     pub email: String,
     pub password_hash: String,
     pub created_at: String,
-}
-
-/// What start-up reads of each line: the email, and the other fields only checked to be there.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[expect(dead_code, reason = "the ignored fields are there to be required")]
-pub struct UserKey<'line> {
-    #[serde(borrow)]
-    email: Cow<'line, str>,
-    id: IgnoredAny,
-    password_hash: IgnoredAny,
-    created_at: IgnoredAny,
 }
 
 pub struct NewUser {
@@ -44,134 +33,59 @@ pub struct NewUser {
 #[derive(Debug)]
 pub struct EmailTaken;
 
-/// Emails are indexed by a hash with keys random to this process (so nobody can choose emails
-/// that collide); two emails that do share a hash both stay findable through `colliding`.
-#[derive(Clone, Default)]
-pub struct Users {
-    by_email_hash: HashMap<u64, Location>,
-    colliding: Vec<(u64, Location)>,
-    hasher: RandomState,
+#[derive(Clone)]
+pub enum UserStore {
+    File(JsonLinesStore<Users>),
+    Postgres(PostgresUsers),
 }
 
-impl Users {
-    /// Where the user with this email may be: its line, and in the rarest case a few others.
-    pub fn candidates(&self, email: &str) -> Vec<Location> {
-        self.at_hash(self.hasher.hash_one(email))
-    }
-
-    fn at_hash(&self, hash: u64) -> Vec<Location> {
-        let first = self.by_email_hash.get(&hash).copied();
-        let more = self.colliding.iter().filter(|(other, _)| *other == hash);
-        first.into_iter().chain(more.map(|(_, at)| *at)).collect()
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_email_hash.len() + self.colliding.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_email_hash.is_empty()
-    }
-
-    fn add(&mut self, hash: u64, at: Location) {
-        match self.by_email_hash.entry(hash) {
-            hash_map::Entry::Vacant(vacant) => {
-                vacant.insert(at);
-            }
-            hash_map::Entry::Occupied(_) => self.colliding.push((hash, at)),
+impl UserStore {
+    /// PostgreSQL when `DATABASE_URL` is set, else `USERS_FOLDER/users.jsonl`.
+    pub async fn open(config: &Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if config.database.database_url.is_some() {
+            return Ok(Self::Postgres(
+                PostgresUsers::connect(&config.database).await?,
+            ));
         }
+        let store = JsonLinesStore::open(
+            &config.folder,
+            USERS_FILE,
+            Users::default(),
+            config.store_budget,
+        )
+        .await?;
+        Ok(Self::File(store))
     }
-}
 
-/// The user with this email, read from the file.
-pub fn find_user(
-    store: &JsonLinesStore<Users>,
-    email: &Email,
-) -> Result<Option<User>, StorageFailure> {
-    let candidates = store.read(|users| users.candidates(email.as_str()));
-    let found = store.fetch(&candidates)?;
-    Ok(found.into_iter().find(|user| user.email == email.as_str()))
-}
-
-impl Collection for Users {
-    type Record = User;
-    type Key<'line> = UserKey<'line>;
-    type Draft = NewUser;
-    type Conflict = EmailTaken;
-
-    fn key(user: &User) -> UserKey<'_> {
-        UserKey {
-            email: Cow::Borrowed(&user.email),
-            id: IgnoredAny,
-            password_hash: IgnoredAny,
-            created_at: IgnoredAny,
+    /// The user registered with this email.
+    pub async fn find(&self, email: &Email) -> Result<Option<User>, StorageFailure> {
+        match self {
+            Self::File(store) => file::find_user(store, email),
+            Self::Postgres(users) => users.find(email).await,
         }
     }
 
-    fn admit(
-        &self,
-        draft: NewUser,
-        pending: &[User],
-        stored: &StoredRecords<User>,
-    ) -> Result<User, AppendError<EmailTaken>> {
-        let email = draft.email.as_str();
-        let stored_users = stored.get_all(&self.candidates(email)).map_err(|error| {
-            tracing::error!(%error, "reading a stored user failed");
-            AppendError::Storage(StorageFailure::Unavailable)
-        })?;
-        if stored_users
-            .iter()
-            .chain(pending)
-            .any(|user| user.email == email)
-        {
-            return Err(AppendError::Conflict(EmailTaken));
-        }
-        Ok(User {
-            id: Uuid::new_v4().to_string(),
-            email: email.to_owned(),
-            password_hash: draft.password_hash,
-            created_at: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        })
-    }
-
-    fn index(&mut self, key: UserKey<'_>, at: Location) {
-        let hash = self.hasher.hash_one(&*key.email);
-        self.add(hash, at);
-    }
-
-    fn absorb(&mut self, later: Self) {
-        for (hash, at) in later.by_email_hash.into_iter().chain(later.colliding) {
-            self.add(hash, at);
+    /// Stores a new user; answers once it is durable.
+    pub async fn create(&self, new: NewUser) -> Result<User, AppendError<EmailTaken>> {
+        match self {
+            Self::File(store) => store.append(new).await,
+            Self::Postgres(users) => users.create(new).await,
         }
     }
 
-    fn shrink_to_fit(&mut self) {
-        self.by_email_hash.shrink_to_fit();
+    /// What `/readyz` reports: can a user be stored right now?
+    pub async fn readiness(&self) -> Result<(), String> {
+        match self {
+            Self::File(store) => store.readiness().await,
+            Self::Postgres(users) => users.readiness().await,
+        }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_sharing_a_hash_both_stay_findable() {
-        let at = |offset| Location::new(offset, 10).unwrap();
-        let mut users = Users::default();
-        users.add(7, at(0));
-        users.add(8, at(100));
-        users.add(7, at(200));
-        assert_eq!(users.at_hash(7), [at(0), at(200)]);
-        assert_eq!(users.at_hash(8), [at(100)]);
-        assert!(users.at_hash(9).is_empty());
-        assert_eq!(users.len(), 3);
-
-        let mut later = Users {
-            hasher: users.hasher.clone(),
-            ..Users::default()
-        };
-        later.add(8, at(300));
-        users.absorb(later);
-        assert_eq!(users.at_hash(8), [at(100), at(300)]);
+    /// Reports the file's records, bytes and budget in `/metrics`. A database is measured by
+    /// its own exporter; counting its rows at every scrape would cost a table scan.
+    pub fn track(&self, metrics: &Metrics) {
+        if let Self::File(store) = self {
+            track_store(metrics, "users", store, Users::len);
+        }
     }
 }

@@ -1,8 +1,10 @@
 //! Shared by the black-box tests: a running stack and a small client speaking its API.
 
-use std::time::Duration;
+use std::{future::Future, net::SocketAddr, time::Duration};
 
 use dev_stack::{Stack, StackConfig};
+use kub_http::serve::RunningServer;
+use kub_store::StoreError;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -12,13 +14,20 @@ pub const PASSWORD: &str = "testers";
 pub struct TestStack {
     pub stack: Stack,
     pub config: StackConfig,
+    #[allow(
+        dead_code,
+        reason = "only kept alive in tests/api_postgres (no folders there)"
+    )]
     pub data: TempDir,
     pub http: Client,
 }
 
+/// The three services, users and tasks kept where this test binary's backend keeps them
+/// (`crate::backend`).
 pub async fn spawn_stack() -> TestStack {
     let data = tempfile::tempdir().unwrap();
-    let config = StackConfig::ephemeral(data.path().to_owned());
+    let mut config = StackConfig::ephemeral(data.path().to_owned());
+    config.database_url = crate::backend::database_url();
     let stack = Stack::start(&config).await.unwrap();
     TestStack {
         stack,
@@ -26,6 +35,27 @@ pub async fn spawn_stack() -> TestStack {
         data,
         http: client(),
     }
+}
+
+pub fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// A stopped service's store lets go of its file lock when its writer thread ends, a moment
+/// after `stop` returns; a restart in the same process retries until then.
+pub async fn restart<F: Future<Output = Result<RunningServer, dev_stack::BoxError>>>(
+    start: impl Fn() -> F,
+) -> RunningServer {
+    for _ in 0..200 {
+        match start().await {
+            Ok(server) => return server,
+            Err(error) if matches!(error.downcast_ref(), Some(StoreError::Locked(_))) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(error) => panic!("{error}"),
+        }
+    }
+    panic!("the store stayed locked after its service stopped");
 }
 
 pub fn client() -> Client {
@@ -91,6 +121,39 @@ impl TestStack {
             .await
             .unwrap()
     }
+}
+
+/// Every task of the token's user, walked page by page (`limit` a page) from the start, each
+/// page through the next of `bases` (tasks-api replicas) in turn.
+pub async fn walk(http: &Client, bases: &[String], token: &str, limit: usize) -> Vec<Value> {
+    let mut tasks = Vec::new();
+    let mut query = format!("?limit={limit}");
+    for turn in 0.. {
+        let base = &bases[turn % bases.len()];
+        let response = http
+            .get(format!("{base}/tasks{query}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = body(response).await;
+        let listed = page["tasks"].as_array().unwrap();
+        assert!(listed.len() <= limit);
+        tasks.extend(listed.iter().cloned());
+        match page["nextAfter"].as_u64() {
+            Some(after) => query = format!("?limit={limit}&after={after}"),
+            None => break,
+        }
+    }
+    tasks
+}
+
+pub fn ids(tasks: &[Value]) -> Vec<u64> {
+    tasks
+        .iter()
+        .map(|task| task["id"].as_u64().unwrap())
+        .collect()
 }
 
 pub async fn body(response: Response) -> Value {

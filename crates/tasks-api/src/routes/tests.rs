@@ -20,7 +20,9 @@ use test_support::{
     oneshot::{Answer, request, send},
 };
 
-use crate::{AppState, Config, MAX_TEXT_CHARS, MAX_TITLE_CHARS, TASKS_FILE, router};
+use crate::{
+    AppState, Config, MAX_TEXT_CHARS, MAX_TITLE_CHARS, TASKS_FILE, TaskStore, Tasks, router,
+};
 
 /// tasks-api's router wired to a running auth-api, its tasks in a temporary folder.
 struct TestApp {
@@ -350,7 +352,10 @@ async fn an_unreachable_auth_answers_503_within_3_seconds() {
         assert!(message.contains("auth service is unavailable"), "{message}");
         assert!(took < Duration::from_secs(3), "took {took:?}");
     }
-    assert_eq!(state.tasks.read(|tasks| tasks.len()), 0, "nothing stored");
+    let TaskStore::File(store) = &state.tasks else {
+        panic!("the router tests keep tasks in a file");
+    };
+    assert_eq!(store.read(Tasks::len), 0, "nothing stored");
 }
 
 mod limits;

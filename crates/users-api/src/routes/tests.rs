@@ -9,7 +9,6 @@ use axum::{
     http::{Method, Request, StatusCode, header},
 };
 use kub_http::serve::RunningServer;
-use kub_store::JsonLinesStore;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use test_support::{
@@ -17,7 +16,7 @@ use test_support::{
     oneshot::{Answer, from_client, request, send},
 };
 
-use crate::{AppState, Config, Users, router};
+use crate::{AppState, Config, UserStore, Users, router};
 
 const PASSWORD: &str = "testers";
 const AUTH_UNAVAILABLE: &str = "The auth service is unavailable; try again shortly.";
@@ -25,7 +24,7 @@ const AUTH_UNAVAILABLE: &str = "The auth service is unavailable; try again short
 /// users-api's router wired to an auth address, its users in a temporary folder.
 struct TestApp {
     router: Router,
-    users: JsonLinesStore<Users>,
+    users: UserStore,
     data: TempDir,
     _auth_server: Option<RunningServer>,
 }
@@ -116,7 +115,10 @@ impl TestApp {
     }
 
     fn user_count(&self) -> usize {
-        self.users.read(|users| users.len())
+        let UserStore::File(store) = &self.users else {
+            panic!("the router tests keep users in a file");
+        };
+        store.read(Users::len)
     }
 }
 
