@@ -7,7 +7,7 @@ use std::{
 
 use kub_store::StorageFailure;
 use sqlx::{
-    Connection, PgPool,
+    PgPool,
     migrate::{MigrateError, Migrator},
     postgres::PgPoolOptions,
 };
@@ -103,8 +103,7 @@ impl Database {
             url: String::new(),
             source,
         };
-        let mut connection = self.pool.acquire().await.map_err(unusable)?;
-        let mut transaction = connection.begin().await.map_err(unusable)?;
+        let mut transaction = self.pool.begin().await.map_err(unusable)?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtext('kub-network schemas'))")
             .execute(&mut *transaction)
             .await
@@ -115,7 +114,7 @@ impl Database {
             .map_err(unusable)?;
         transaction.commit().await.map_err(unusable)?;
         migrator
-            .run(&mut *connection)
+            .run(&self.pool)
             .await
             .map_err(|source| match source {
                 MigrateError::Execute(source) if is_unreachable(&source) => unusable(source),
