@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Seed the base images that Dockerfile.auth/.users/.tasks name, for a Docker
-# engine that cannot pull them (an air-gapped machine or CI).
+# Seed the images this project needs from a registry, for a Docker engine that
+# cannot pull them (an air-gapped machine or CI):
+#   - every image named in a `FROM` line of Dockerfile.* (the build bases);
+#   - every image in EXTRA_IMAGES below: images that no Dockerfile names but
+#     that a compose file or a manifest runs as it is (`image:` without
+#     `build:`), e.g. `postgres:15-bookworm` in docker-compose.postgres.yaml.
+#     A file that starts using such an image adds it to EXTRA_IMAGES (and a
+#     recipe below); AIRGAP_EXTRA_IMAGES adds more for one run.
+# After this script, each of these names exists in the engine's image store.
 #
-# For every image named in a `FROM` line of the Dockerfiles:
+# For every one of them:
 #   1. `docker image inspect` finds it          -> nothing to do;
 #   2. else `docker pull` works                  -> nothing more to do;
 #   3. else build an equivalent image locally from Debian packages and tag it
@@ -15,6 +22,15 @@
 #                                       distroless/cc holds that a Rust binary
 #                                       needs: glibc, libgcc_s, the CA bundle,
 #                                       /etc/passwd with nonroot (65532), /tmp.
+#        postgres:15-bookworm           the debootstrap rootfs without gcc and
+#                                       libc6-dev + Debian's postgresql-15, user
+#                                       and group postgres 999:999 as in the
+#                                       official image, and its entrypoint's
+#                                       behaviour for what we use
+#                                       (scripts/airgap-postgres-entrypoint.sh:
+#                                       POSTGRES_USER/_PASSWORD/_DB, PGDATA,
+#                                       runs as uid 999, SIGTERM = fast
+#                                       shutdown); pg_isready and psql on PATH.
 #
 # The Dockerfiles stay plain and portable: on a machine that can pull, this
 # script does nothing. Everything environment-specific lives here.
@@ -26,6 +42,8 @@
 #                         bookworm URI in this host's apt sources)
 #   AIRGAP_PULL_TIMEOUT   seconds to wait for `docker pull` (default 60)
 #   AIRGAP_FORCE=1        rebuild the local images even if present
+#   AIRGAP_EXTRA_IMAGES   more images to seed, space-separated (each needs a
+#                         recipe below unless it can be pulled)
 #
 # Exit codes: 0 all images present, 1 an image could not be provided.
 set -euo pipefail
@@ -37,12 +55,17 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE_DIR="${AIRGAP_CACHE_DIR:-/var/cache/kub-network-airgap}"
 PULL_TIMEOUT="${AIRGAP_PULL_TIMEOUT:-60}"
 SUITE=bookworm
+# Images run as they are (no Dockerfile names them): see the header.
+EXTRA_IMAGES=(postgres:15-bookworm)
 ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 
 log() { printf '[airgap-images] %s\n' "$*" >&2; }
 die() { printf '[airgap-images] ERROR: %s\n' "$*" >&2; exit 1; }
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers (run scripts/docker-engine.sh first)"
+
+CLEANUP=()   # staging folders, removed however the script ends
+trap 'rm -rf "${CLEANUP[@]}"' EXIT
 
 # ---------------------------------------------------------------------------
 # Which base images do the Dockerfiles use?
@@ -230,13 +253,159 @@ build_rust() {
 }
 
 # ---------------------------------------------------------------------------
+# Recipe: postgres:15-bookworm look-alike
+# ---------------------------------------------------------------------------
+# The host's Debian sources for $SUITE and its -updates/-security suites (main
+# only), so that the image gets the PostgreSQL 15 point release an `apt-get
+# install` on this host would get; AIRGAP_DEBIAN_MIRROR alone if it is set.
+apt_sources_for_suite() {
+  local lines=""
+  if [[ -z "${AIRGAP_DEBIAN_MIRROR:-}" ]]; then
+    lines="$(awk -v suite="$SUITE" '
+        /^Types:/  {deb=($0 ~ /[ \t]deb([ \t]|$)/)}
+        /^URIs:/   {uris=""; for (i=2;i<=NF;i++) uris=uris" "$i}
+        /^Suites:/ {if (deb) {n=split(uris, u, " ");
+                      for (i=2;i<=NF;i++) if ($i==suite || index($i, suite"-")==1)
+                        for (j=1;j<=n;j++) print "deb " u[j] " " $i " main"}}
+        /^$/       {uris=""; deb=0}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)"
+    if [[ -f /etc/apt/sources.list ]]; then
+      lines+=$'\n'"$(awk -v suite="$SUITE" '$1=="deb" {
+          i=2; if ($i ~ /^\[/) { while (i<NF && $i !~ /\]$/) i++; i++ }
+          if ($(i+1)==suite || index($(i+1), suite"-")==1) print "deb " $i " " $(i+1) " main"}' \
+        /etc/apt/sources.list)"
+    fi
+  fi
+  lines="$(grep -v '^[[:space:]]*$' <<<"$lines" | sort -u || true)"
+  [[ -n "$lines" ]] || lines="deb $(debian_mirror) $SUITE main"
+  echo "$lines"
+}
+
+# The host's apt settings for reaching the mirror (proxy, TLS, snapshot validity).
+host_acquire_confs() {
+  local conf
+  for conf in /etc/apt/apt.conf.d/*; do
+    [[ -f "$conf" ]] && grep -qiE '^[[:space:]]*Acquire::(https?::|ftp::|Check-|Retries)' "$conf" && echo "$conf"
+  done
+  return 0
+}
+
+build_postgres() {
+  local name="$1" major stage rootfs_tag conf
+  major="$(sed -E 's/^postgres:([0-9]+).*/\1/' <<<"$name")"
+  [[ "$major" =~ ^[0-9]+$ ]] || die "cannot read a PostgreSQL major version from $name"
+  ensure_rootfs
+  stage="$(mktemp -d "$CACHE_DIR/postgres.XXXXXX")"; CLEANUP+=("$stage"); chmod 0755 "$stage"
+
+  # A copy of the cached rootfs, without what the Rust recipe added to it.
+  cp -a "$ROOTFS/." "$stage/"
+  rm -rf "$stage/.complete" "$stage/usr/local/cargo" "$stage/usr/local/rustup"
+  apt_sources_for_suite >"$stage/etc/apt/sources.list"
+  rm -f "$stage"/etc/apt/sources.list.d/*
+  while read -r conf; do cp "$conf" "$stage/etc/apt/apt.conf.d/"; done < <(host_acquire_confs)
+  rm -f "$stage/etc/resolv.conf"; cp -L /etc/resolv.conf "$stage/etc/resolv.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$stage/usr/sbin/policy-rc.d"; chmod 755 "$stage/usr/sbin/policy-rc.d"
+
+  log "apt-get install postgresql-$major in a copy of the $SUITE rootfs; a minute or two"
+  # In a private mount namespace: the /proc mounted for the packages' scripts goes away with
+  # it. Everything happens inside the chroot, where absolute symlinks such as /var/run ->
+  # /run point into the image, not at this host. The official image's order: the postgres
+  # user (999:999) first, postgresql-common without its default cluster, then the server.
+  # debootstrap's extras (gcc, libc6-dev and what they pulled in) are marked automatic, so
+  # autoremove takes them out again. Then the official image's layout: PGDATA 1777 owned by
+  # postgres (a fresh named volume copies it, so a container started as uid 999 can
+  # initialise it), the socket folder 3777.
+  # shellcheck disable=SC2016 # expanded inside the chroot
+  unshare --mount --pid --fork --mount-proc="$stage/proc" \
+    chroot "$stage" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+      DEBIAN_FRONTEND=noninteractive LC_ALL=C MAJOR="$major" /bin/bash -euo pipefail -c '
+        groupadd -r postgres --gid=999
+        useradd -r -g postgres --uid=999 --home-dir=/var/lib/postgresql --shell=/bin/bash postgres
+        mkdir -p /var/lib/postgresql && chown -R postgres:postgres /var/lib/postgresql
+        apt-get update -q
+        apt-get upgrade -y -q
+        apt-mark auto $(dpkg-query -W -f="\${Package}\n") >/dev/null
+        apt-mark manual apt $(dpkg-query -W -f="\${Package} \${Priority} \${Essential}\n" |
+                              awk "\$2==\"required\" || \$3==\"yes\" {print \$1}") >/dev/null
+        apt-get install -y -q --no-install-recommends postgresql-common
+        sed -ri "s/#(create_main_cluster) .*\$/\1 = false/" /etc/postgresql-common/createcluster.conf
+        apt-get install -y -q --no-install-recommends "postgresql-$MAJOR"
+        apt-get autoremove -y -q --purge
+        apt-get clean
+        mkdir -p /var/lib/postgresql/data /var/run/postgresql /docker-entrypoint-initdb.d
+        chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql
+        chmod 1777 /var/lib/postgresql/data; chmod 3777 /var/run/postgresql
+        dpkg-query -W -f="\${Version}\n" "postgresql-$MAJOR"
+      ' >"$CACHE_DIR/postgres-apt.log" 2>&1 \
+    || { tail -n 30 "$CACHE_DIR/postgres-apt.log" >&2; die "apt-get install postgresql-$major failed (log: $CACHE_DIR/postgres-apt.log)"; }
+  [[ -x "$stage/usr/lib/postgresql/$major/bin/postgres" ]] \
+    || die "postgresql-$major did not install /usr/lib/postgresql/$major/bin/postgres"
+
+  install -m 0755 "$REPO_ROOT/scripts/airgap-postgres-entrypoint.sh" "$stage/usr/local/bin/docker-entrypoint.sh"
+  ln -s usr/local/bin/docker-entrypoint.sh "$stage/docker-entrypoint.sh"
+  # Nothing of this host or of the build in the image: apt lists, the host's CAs and apt
+  # settings, the snakeoil key ssl-cert generated, docs.
+  while read -r conf; do rm -f "$stage/etc/apt/apt.conf.d/$(basename "$conf")"; done < <(host_acquire_confs)
+  rm -rf "$stage"/var/lib/apt/lists/* "$stage"/var/cache/apt/*.bin "$stage"/var/log/apt/* \
+         "$stage"/usr/local/share/ca-certificates/* "$stage"/usr/sbin/policy-rc.d \
+         "$stage"/etc/ssl/private/ssl-cert-snakeoil.key "$stage"/etc/ssl/certs/ssl-cert-snakeoil.pem \
+         "$stage"/usr/share/doc/* "$stage"/usr/share/man/* "$stage"/usr/share/info/*
+  : >"$stage/etc/resolv.conf"
+  printf 'deb http://deb.debian.org/debian %s main\n' "$SUITE" >"$stage/etc/apt/sources.list"
+
+  rootfs_tag="kub-network-airgap/postgres-rootfs:$major-$SUITE"
+  log "importing $name (Debian postgresql-$major $(tail -n 1 "$CACHE_DIR/postgres-apt.log"), $(du -sh "$stage" | cut -f1))"
+  tar -C "$stage" --numeric-owner -cf - . | docker import - "$rootfs_tag" >/dev/null
+  # STOPSIGNAL is not a change `docker import` accepts: a metadata-only build (no context,
+  # nothing to pull) gives the image the official image's configuration.
+  DOCKER_BUILDKIT=0 docker build -q -t "$name" - >/dev/null <<EOF
+FROM $rootfs_tag
+ENV PG_MAJOR=$major LANG=C.UTF-8 PGDATA=/var/lib/postgresql/data \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/postgresql/$major/bin
+LABEL org.opencontainers.image.description="local stand-in for $name (kub-network-rs scripts/airgap-images.sh)" \
+      $RECIPE_LABEL="$(postgres_recipe_digest)"
+VOLUME /var/lib/postgresql/data
+ENTRYPOINT ["docker-entrypoint.sh"]
+STOPSIGNAL SIGINT
+EXPOSE 5432
+CMD ["postgres"]
+EOF
+  docker rmi "$rootfs_tag" >/dev/null
+  docker run --rm --network none "$name" postgres --version >/dev/null \
+    || die "the local $name image cannot run postgres"
+  docker run --rm --network none "$name" pg_isready --version >/dev/null \
+    || die "the local $name image has no pg_isready on PATH"
+}
+
+# A stand-in carries a digest of its recipe (the build function and the
+# entrypoint) in a label: one built from an older recipe is rebuilt, so a
+# machine that keeps its images (CI) gets a changed entrypoint. An image without
+# the label (the official one, pulled) is never touched.
+RECIPE_LABEL=org.kub-network.airgap-recipe
+postgres_recipe_digest() {
+  { declare -f build_postgres apt_sources_for_suite; cat "$REPO_ROOT/scripts/airgap-postgres-entrypoint.sh"; } \
+    | sha256sum | cut -c1-16
+}
+stale_stand_in() {
+  local labels
+  case "$1" in postgres:15-bookworm) ;; *) return 1 ;; esac
+  labels="$(docker image inspect -f '{{json .Config.Labels}}' "$1" 2>/dev/null || true)"
+  [[ "$labels" == *"local stand-in for $1 (kub-network-rs"* \
+     && "$labels" != *"\"$RECIPE_LABEL\":\"$(postgres_recipe_digest)\""* ]]
+}
+
+# ---------------------------------------------------------------------------
 main() {
-  local images img rc=0
+  local images img old rc=0
   images="$(base_images)"
   [[ -n "$images" ]] || die "no FROM lines found in $REPO_ROOT/Dockerfile.*"
+  # shellcheck disable=SC2086 # AIRGAP_EXTRA_IMAGES is a space-separated list
+  images="$(printf '%s\n' $images "${EXTRA_IMAGES[@]}" ${AIRGAP_EXTRA_IMAGES:-} | awk 'NF && !seen[$0]++')"
   for img in $images; do
+    old=""
     if [[ "${AIRGAP_FORCE:-0}" != 1 ]] && docker image inspect "$img" >/dev/null 2>&1; then
-      log "$img: present"; continue
+      if ! stale_stand_in "$img"; then log "$img: present"; continue; fi
+      log "$img: a local stand-in from an older recipe; rebuilding"
+      old="$(docker image inspect -f '{{.Id}}' "$img")"
     fi
     if [[ "${AIRGAP_FORCE:-0}" != 1 ]] && timeout "$PULL_TIMEOUT" docker pull -q "$img" >/dev/null 2>&1; then
       log "$img: pulled"; continue
@@ -244,9 +413,12 @@ main() {
     case "$img" in
       rust:*)                      build_rust "$img" ;;
       gcr.io/distroless/cc-debian12*) build_distroless_cc "$img" ;;
+      postgres:15-bookworm)        build_postgres "$img" ;;
       *) log "ERROR: $img can be neither pulled nor built here (no recipe)"; rc=1; continue ;;
     esac
     log "$img: built locally ($(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.1f MB", $1/1e6}'))"
+    # The stand-in it replaced, unless a container still uses it.
+    if [[ -n "$old" ]]; then docker rmi "$old" >/dev/null 2>&1 || true; fi
   done
   return "$rc"
 }

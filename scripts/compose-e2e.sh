@@ -5,7 +5,13 @@
 #   tasks still there (named volume), every container non-root with a
 #   read-only root filesystem, a graceful stop (every container exits 0 on
 #   SIGTERM within its grace period); then the same against
-#   docker-compose.pod.yaml (auth inside users' network namespace).
+#   docker-compose.pod.yaml (auth inside users' network namespace); then
+#   docker-compose.postgres.yaml: users and tasks on PostgreSQL, two tasks
+#   replicas (each on its own host port, read from `port --index N`): the curl
+#   flow, the data in PostgreSQL's schemas, a task stored through one replica
+#   listed through the other, the name `tasks` inside the network reaching both
+#   replicas, one replica killed while the other serves, `restart tasks` and
+#   `restart postgres` keeping every task, postgres as uid 999, a graceful stop.
 #
 # Needs a running engine and the base images:
 #   scripts/docker-engine.sh && scripts/airgap-images.sh && scripts/compose-e2e.sh
@@ -26,10 +32,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PROJECT="${E2E_PROJECT:-kubnet-e2e}"
 HEALTH_TIMEOUT="${E2E_HEALTH_TIMEOUT:-120}"
-GRACE_SECONDS=20   # stop_grace_period in both compose files
-IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest)
+GRACE_SECONDS=20   # stop_grace_period in every compose file
+IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest postgres:15-bookworm)
 USERS_URL=http://localhost:8080
 TASKS_URL=http://localhost:8000
+PG_FILE=docker-compose.postgres.yaml
+ROUND_ROBIN_REQUESTS=30   # to `tasks:8000` from inside the network (PostgreSQL variant)
 
 if [[ -n "${COMPOSE:-}" ]]; then read -r -a COMPOSE_CMD <<<"$COMPOSE"
 elif command -v docker-compose >/dev/null 2>&1; then COMPOSE_CMD=(docker-compose)
@@ -57,7 +65,7 @@ cleanup() {
     echo "----- ${FILE}: last log lines -----" >&2
     compose logs --no-color --tail 40 >&2 2>&1 || true
   fi
-  for f in docker-compose.pod.yaml docker-compose.yaml; do
+  for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
     FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
   done
   [[ $CREATED_ENV == 1 ]] && rm -f .env
@@ -75,7 +83,7 @@ trap cleanup EXIT
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-STATUS=""; BODY=""
+STATUS=""; BODY=""; TOKEN=""; CREDS=""
 # http METHOD URL [JSON] [TOKEN]: sets STATUS and BODY.
 http() {
   local method=$1 url=$2 data=${3:-} token=${4:-}
@@ -93,21 +101,24 @@ expect() { # expect CODE 'what' [substring]
 }
 
 project_containers() { docker ps -aq --filter "label=com.docker.compose.project=$PROJECT"; }
-service_container() { compose ps -q "$1"; }
+service_container() { compose ps -q "$1"; }   # one id per replica
+logs_plain() { docker logs "$1" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'; }
 
-wait_healthy() { # all given services healthy
-  local deadline=$((SECONDS + HEALTH_TIMEOUT)) svc id state pending
+wait_healthy() { # every container of all given services healthy
+  local deadline=$((SECONDS + HEALTH_TIMEOUT)) svc ids id state pending
   while :; do
     pending=""
     for svc in "$@"; do
-      id="$(service_container "$svc")"
-      [[ -n "$id" ]] || { pending+=" $svc(no container)"; continue; }
-      state="$(docker inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")"
-      case "$state" in
-        running/healthy) ;;
-        exited/*|dead/*) fail "$svc exited before becoming healthy ($state)" ;;
-        *) pending+=" $svc($state)" ;;
-      esac
+      ids="$(service_container "$svc")"
+      [[ -n "$ids" ]] || { pending+=" $svc(no container)"; continue; }
+      for id in $ids; do
+        state="$(docker inspect -f '{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$id")"
+        case "$state" in
+          running/healthy) ;;
+          exited/*|dead/*) fail "$svc exited before becoming healthy ($state)" ;;
+          *) pending+=" $svc($state)" ;;
+        esac
+      done
     done
     [[ -z "$pending" ]] && { pass "healthy: $*"; return; }
     (( SECONDS < deadline )) || fail "not healthy after ${HEALTH_TIMEOUT}s:$pending"
@@ -123,6 +134,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 check_curl_flow() {
   local email="e2e-$RANDOM$RANDOM@test.com" creds
   creds="{\"email\":\"$email\",\"password\":\"testers\"}"
+  CREDS=$creds
   http POST "$USERS_URL/signup" "$creds";        expect 201 "signup" "User created!"
   http POST "$USERS_URL/signup" "$creds";        expect 409 "signup again, same email"
   http POST "$USERS_URL/login" "$creds";         expect 200 "login" '"token"'
@@ -148,17 +160,20 @@ check_auth_not_published() {
   pass "auth not reachable from the host (published: $(tr '\n' ' ' <<<"$published"))"
 }
 
-check_non_root() {
-  local svc id user ro uids
-  for svc in auth users tasks; do
-    id="$(service_container "$svc")"
-    user="$(docker inspect -f '{{.Config.User}}' "$id")"
-    [[ -n "$user" && "${user%%:*}" != 0 && "${user%%:*}" != root ]] || fail "$svc: image user is '${user:-<root>}'"
-    uids="$(docker top "$id" -eo pid,uid | awk 'NR > 1 {print $2}' | sort -u | tr '\n' ' ')"
-    [[ -n "$uids" && ! " $uids" =~ " 0 " ]] || fail "$svc: processes run as uid(s) $uids"
-    ro="$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$id")"
-    [[ "$ro" == true ]] || fail "$svc: root filesystem is not read-only"
-    pass "$svc runs as uid ${uids% } (image user $user), read-only root fs"
+check_non_root() { # check_non_root SERVICE...: every container of each
+  local svc ids id name user ro uids
+  for svc in "$@"; do
+    ids="$(service_container "$svc")"
+    for id in $ids; do
+      name=$svc; [[ $(wc -l <<<"$ids") -gt 1 ]] && name="$svc ${id:0:12}"
+      user="$(docker inspect -f '{{.Config.User}}' "$id")"
+      [[ -n "$user" && "${user%%:*}" != 0 && "${user%%:*}" != root ]] || fail "$svc: image user is '${user:-<root>}'"
+      uids="$(docker top "$id" -eo pid,uid | awk 'NR > 1 {print $2}' | sort -u | tr '\n' ' ')"
+      [[ -n "$uids" && ! " $uids" =~ " 0 " ]] || fail "$svc: processes run as uid(s) $uids"
+      ro="$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "$id")"
+      [[ "$ro" == true ]] || fail "$svc: root filesystem is not read-only"
+      pass "$name runs as uid ${uids% } (user $user), read-only root fs"
+    done
   done
 }
 
@@ -189,7 +204,9 @@ check_graceful_stop() {
   pass "SIGTERM: every container exited 0, stop took ${took}s (grace ${GRACE_SECONDS}s)"
   compose down -v --remove-orphans >/dev/null 2>&1 || fail "compose down failed"
   [[ -z "$(project_containers)" ]] || fail "containers left after down"
-  pass "down -v removed the stack"
+  [[ -z "$(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT")" ]] \
+    || fail "volumes left after down -v: $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT" | tr '\n' ' ')"
+  pass "down -v removed the stack and its volumes"
 }
 
 check_pod_network() { # docker-compose.pod.yaml: auth lives in users' network namespace
@@ -211,6 +228,144 @@ check_secret_required() { # compose refuses to start without JWT_SECRET
   pass "an empty JWT_SECRET stops compose with: set JWT_SECRET in .env ..."
 }
 
+# --------------------------------------------------------------------------
+# docker-compose.postgres.yaml: PostgreSQL and two tasks replicas
+# --------------------------------------------------------------------------
+REPLICA_IDS=(); REPLICA_URLS=()
+find_replicas() { # sets REPLICA_IDS and REPLICA_URLS from `port --index 1|2 tasks 8000`
+  local n addr id
+  REPLICA_IDS=(); REPLICA_URLS=()
+  [[ "$(service_container tasks | wc -l)" == 2 ]] || fail "expected 2 tasks containers: $(service_container tasks | tr '\n' ' ')"
+  for n in 1 2; do
+    addr="$(compose port --index "$n" tasks 8000 2>/dev/null | tr -d '\r')"
+    [[ "$addr" == 127.0.0.1:[1-9]* ]] || fail "port --index $n tasks 8000 printed '$addr', not 127.0.0.1:<port>"
+    for id in $(service_container tasks); do
+      docker port "$id" 8000/tcp | grep -qx "$addr" && REPLICA_IDS+=("$id")
+    done
+    REPLICA_URLS+=("http://$addr")
+  done
+  [[ ${#REPLICA_IDS[@]} == 2 && "${REPLICA_IDS[0]}" != "${REPLICA_IDS[1]}" ]] \
+    || fail "the two published ports do not lead to two different tasks containers"
+}
+
+check_replicas_ready() { # each replica answers /readyz 200 (its database is reachable) on its own port
+  local n
+  for n in 0 1; do
+    http GET "${REPLICA_URLS[$n]}/readyz"
+    expect 200 "tasks replica $((n + 1)) (${REPLICA_IDS[$n]:0:12}) on ${REPLICA_URLS[$n]#http://}: /readyz" '"ready"'
+  done
+}
+
+check_data_in_postgres() {
+  local pg schemas
+  pg="$(service_container postgres)"
+  schemas="$(docker exec "$pg" psql -U kub -d kub -tAc \
+    "SELECT string_agg(schema_name, ',' ORDER BY schema_name) FROM information_schema.schemata WHERE schema_name IN ('users','tasks')")"
+  [[ "$schemas" == "tasks,users" ]] || fail "schemas users and tasks not both in PostgreSQL: '$schemas'"
+  [[ -z "$(docker port "$pg")" ]] || fail "postgres publishes ports: $(docker port "$pg")"
+  pass "data in PostgreSQL (schemas users, tasks); postgres publishes no port"
+}
+
+check_replicas_share_data() { # a task stored through replica 2 is listed through replica 1, and back
+  http POST "${REPLICA_URLS[1]}/tasks" '{"title":"B","text":"through replica 2"}' "$TOKEN"
+  expect 201 "create task B through replica 2" "Task stored."
+  http GET "${REPLICA_URLS[0]}/tasks" "" "$TOKEN"
+  [[ "$STATUS" == 200 && "$BODY" == *'"title":"A"'* && "$BODY" == *'"title":"B"'* ]] \
+    || fail "replica 1 does not list tasks A and B: $STATUS $BODY"
+  http GET "${REPLICA_URLS[1]}/tasks" "" "$TOKEN"
+  [[ "$STATUS" == 200 && "$BODY" == *'"title":"A"'* && "$BODY" == *'"title":"B"'* ]] \
+    || fail "replica 2 does not list tasks A and B: $STATUS $BODY"
+  pass "both replicas list A (stored through replica 1) and B (stored through replica 2)"
+}
+
+check_service_name_reaches_both() {
+  # From a throwaway container on the stack's network (the postgres image: it has bash),
+  # ROUND_ROBIN_REQUESTS requests to http://tasks:8000, each a new connection and a new
+  # DNS look-up, each with its own x-request-id; each replica's log tells which it served.
+  local net tag n total=0
+  local -a counts=()
+  net="$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "${REPLICA_IDS[0]}" | awk '{print $1}')"
+  tag="rr$RANDOM$RANDOM"
+  docker run --rm --network "$net" --user 999:999 --read-only --cap-drop ALL \
+      -e TAG="$tag" -e N="$ROUND_ROBIN_REQUESTS" --entrypoint bash postgres:15-bookworm -c '
+    for i in $(seq 1 "$N"); do
+      exec 3<>/dev/tcp/tasks/8000 || exit 1
+      printf "GET /healthz HTTP/1.1\r\nHost: tasks:8000\r\nx-request-id: %s-%s\r\nConnection: close\r\n\r\n" "$TAG" "$i" >&3
+      IFS= read -r status <&3; exec 3<&-
+      [[ "$status" == *" 200 "* ]] || { echo "request $i: $status"; exit 1; }
+    done' >"$WORK/rr.log" 2>&1 || fail "requests to tasks:8000 inside the network failed: $(cat "$WORK/rr.log")"
+  for n in 0 1; do
+    counts[n]="$(logs_plain "${REPLICA_IDS[$n]}" | grep -o "$tag-[0-9]*\"" | sort -u | wc -l)"
+    total=$((total + counts[n]))
+  done
+  (( counts[0] > 0 && counts[1] > 0 )) \
+    || fail "tasks:8000 reached one replica only: ${counts[0]} + ${counts[1]} of $ROUND_ROBIN_REQUESTS"
+  (( total == ROUND_ROBIN_REQUESTS )) || fail "only $total of $ROUND_ROBIN_REQUESTS requests found in the replicas' logs"
+  pass "tasks:8000 inside the network: $ROUND_ROBIN_REQUESTS requests, ${counts[0]} + ${counts[1]} answered by the two replicas"
+}
+
+check_replica_killed() { # one replica SIGKILLed: the other serves every task
+  docker kill -s KILL "${REPLICA_IDS[0]}" >/dev/null || fail "cannot kill replica 1"
+  http GET "${REPLICA_URLS[1]}/tasks" "" "$TOKEN"
+  expect 200 "replica 1 killed: replica 2 lists the tasks" '"title":"B"'
+}
+
+check_restarts_keep_tasks() {
+  compose restart tasks >/dev/null 2>&1 || fail "restart tasks failed"
+  wait_healthy tasks
+  find_replicas   # new host ports after a restart
+  local n
+  for n in 0 1; do
+    http GET "${REPLICA_URLS[$n]}/tasks" "" "$TOKEN"
+    [[ "$STATUS" == 200 && "$BODY" == *'"title":"A"'* && "$BODY" == *'"title":"B"'* ]] \
+      || fail "after restart tasks, replica $((n + 1)) does not list A and B: $STATUS $BODY"
+  done
+  pass "restart tasks: both replicas back, both list A and B"
+
+  # The database restarted under the replicas: same volume, same data; the replicas'
+  # pools reconnect by themselves (/readyz 503 while it is down, then 200).
+  compose restart postgres >/dev/null 2>&1 || fail "restart postgres failed"
+  wait_healthy postgres
+  local deadline=$((SECONDS + 30))
+  for n in 0 1; do
+    while http GET "${REPLICA_URLS[$n]}/readyz"; [[ "$STATUS" != 200 ]]; do
+      (( SECONDS < deadline )) || fail "replica $((n + 1)) not ready 30s after postgres restarted: $STATUS $BODY"
+      sleep 0.5
+    done
+    http GET "${REPLICA_URLS[$n]}/tasks" "" "$TOKEN"
+    [[ "$STATUS" == 200 && "$BODY" == *'"title":"A"'* && "$BODY" == *'"title":"B"'* ]] \
+      || fail "after restart postgres, replica $((n + 1)) does not list A and B: $STATUS $BODY"
+  done
+  http POST "$USERS_URL/login" "$CREDS"; expect 200 "login after restart postgres (the user is kept)" '"token"'
+  pass "restart postgres: the replicas reconnect, every task is kept"
+}
+
+run_postgres_stack() {
+  FILE=$PG_FILE
+  log "=== $FILE (PostgreSQL, 2 tasks replicas)"
+  local t_all=$SECONDS t0 TASKS_URL   # check_curl_flow uses replica 1's address
+  compose down -v --remove-orphans >/dev/null 2>&1 || true
+  check_secret_required
+  t0=$SECONDS
+  compose up -d --build >"$WORK/up.log" 2>&1 || { tail -n 60 "$WORK/up.log" >&2; fail "up -d --build failed"; }
+  log "up -d --build took $((SECONDS - t0))s"
+  wait_healthy postgres auth users tasks
+  find_replicas
+  check_replicas_ready
+  TASKS_URL=${REPLICA_URLS[0]}
+  check_curl_flow
+  check_data_in_postgres
+  check_auth_not_published
+  check_replicas_share_data
+  check_service_name_reaches_both
+  check_non_root postgres auth users tasks
+  check_replica_killed
+  check_restarts_keep_tasks
+  check_graceful_stop
+  log "PostgreSQL variant took $((SECONDS - t_all))s"
+  FILE=""
+}
+
 run_stack() { # $1 = compose file
   FILE=$1
   log "=== $FILE"
@@ -223,7 +378,7 @@ run_stack() { # $1 = compose file
   check_curl_flow
   check_auth_not_published
   [[ "$FILE" == *pod* ]] && check_pod_network
-  check_non_root
+  check_non_root auth users tasks
   check_tasks_survive_recreate
   check_graceful_stop
   FILE=""
@@ -236,7 +391,7 @@ main() {
   "${COMPOSE_CMD[@]}" version >/dev/null 2>&1 || fail "no compose (${COMPOSE_CMD[*]})"
   log "compose: $("${COMPOSE_CMD[@]}" version 2>/dev/null | head -n1)"
 
-  for f in docker-compose.pod.yaml docker-compose.yaml; do
+  for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
     FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
   done
   local p
@@ -254,6 +409,7 @@ main() {
 
   run_stack docker-compose.yaml
   run_stack docker-compose.pod.yaml
+  run_postgres_stack
 
   log "image sizes:"
   local img
