@@ -103,16 +103,17 @@ impl Database {
             url: String::new(),
             source,
         };
-        let mut transaction = self.pool.begin().await.map_err(unusable)?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('kub-network schemas'))")
-            .execute(&mut *transaction)
+        // One statement (one implicit transaction): nothing stays open if it is cut short.
+        let create_schema = format!(
+            "DO $$ BEGIN \
+               PERFORM pg_advisory_xact_lock(hashtext('kub-network schemas')); \
+               CREATE SCHEMA IF NOT EXISTS \"{schema}\"; \
+             END $$"
+        );
+        sqlx::query(&create_schema)
+            .execute(&self.pool)
             .await
             .map_err(unusable)?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-            .execute(&mut *transaction)
-            .await
-            .map_err(unusable)?;
-        transaction.commit().await.map_err(unusable)?;
         migrator
             .run(&self.pool)
             .await

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use kub_http::{
-    serve::{healthcheck, serve},
+    serve::{healthcheck, serve, shutdown_signal},
     settings::{Command, parse_or_exit, startup_failed},
     telemetry,
 };
@@ -19,10 +19,15 @@ async fn main() -> ExitCode {
     // 2. Logs.
     telemetry::init(&config.serve.log);
     config.serve.pod.log_starting(SERVICE);
-    // 3. Where auth is, and the store: one line and exit 1 if either fails.
-    let state = match AppState::open(&config).await {
-        Ok(state) => state,
-        Err(error) => return startup_failed(SERVICE, &error),
+    // 3. Where auth is, and the store: one line and exit 1 if either fails. A database may
+    //    take a while to answer; SIGTERM meanwhile stops at once (as PID 1 in a container, the
+    //    kernel would otherwise ignore it).
+    let state = tokio::select! {
+        opened = AppState::open(&config) => match opened {
+            Ok(state) => state,
+            Err(error) => return startup_failed(SERVICE, &error),
+        },
+        () = shutdown_signal() => return ExitCode::SUCCESS,
     };
     // 4. Serve until SIGTERM, then drain (connections capped, slow and idle ones closed).
     let metrics = state.metrics.clone();

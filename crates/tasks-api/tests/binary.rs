@@ -109,3 +109,27 @@ fn with_a_shutdown_delay_it_serves_on_but_answers_not_ready_before_it_stops() {
     );
     assert_eq!(http_status(port, "/healthz"), None, "then it is closed");
 }
+
+#[test]
+fn sigterm_while_waiting_for_the_database_stops_at_once() {
+    let nothing_listens = free_port();
+    let url = format!("postgres://kub:secret@127.0.0.1:{nothing_listens}/kub");
+    let child = command(
+        env!("CARGO_BIN_EXE_tasks-api"),
+        &[
+            ("PORT", &free_port().to_string()),
+            ("AUTH_ADDRESS", "127.0.0.1:9"),
+            ("DATABASE_URL", &url),
+        ],
+    )
+    .spawn()
+    .unwrap();
+    // The first attempt gives up after DATABASE_TIMEOUT (2 s) and logs that it retries.
+    std::thread::sleep(Duration::from_millis(3000));
+    terminate(&child);
+    let output = wait_with_deadline(child, Duration::from_secs(3));
+    assert!(exited_cleanly(output.status), "{:?}", output.status);
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(log.contains("not reachable yet"), "it was waiting: {log}");
+    assert!(!log.contains("secret"), "no password in the log: {log}");
+}

@@ -2,7 +2,7 @@
 //! replica SIGKILLed mid-flight: every task that got a 201 is stored exactly once, and the
 //! surviving replica lists them all.
 
-use std::{process::Child, time::Duration};
+use std::{fs::File, path::Path, process::Child, time::Duration};
 
 use serde_json::json;
 use test_support::{
@@ -14,11 +14,15 @@ use test_support::{
     wait_until_ok,
 };
 
-fn start_replica(vars: &[(&str, &str)]) -> (Child, String) {
+/// A tasks-api process; its log goes to `log` (a pipe nobody reads would fill up and stall it).
+fn start_replica(vars: &[(&str, &str)], log: &Path) -> (Child, String) {
     let port = free_port().to_string();
     let mut all = vec![("PORT", port.as_str())];
     all.extend_from_slice(vars);
+    let log = File::create(log).expect("a log file");
     let child = command(env!("CARGO_BIN_EXE_tasks-api"), &all)
+        .stdout(log.try_clone().expect("the log"))
+        .stderr(log)
         .spawn()
         .expect("tasks-api starts");
     wait_until_ok(port.parse().unwrap(), "/readyz");
@@ -37,8 +41,9 @@ async fn a_replica_killed_under_64_writers_loses_no_acknowledged_task() {
         ("DATABASE_URL", database.as_str()),
         ("MAX_TASKS_PER_USER", "10000000"),
     ];
-    let (doomed, doomed_url) = start_replica(&vars);
-    let (mut survivor, survivor_url) = start_replica(&vars);
+    let logs = tempfile::tempdir().unwrap();
+    let (doomed, doomed_url) = start_replica(&vars, &logs.path().join("doomed.log"));
+    let (mut survivor, survivor_url) = start_replica(&vars, &logs.path().join("survivor.log"));
 
     let replicas = [doomed_url, survivor_url.clone()];
     let kill_after =
@@ -56,7 +61,10 @@ async fn a_replica_killed_under_64_writers_loses_no_acknowledged_task() {
     let stored = server.psql(database_name, "SELECT title FROM tasks.tasks");
     assert_each_once(&acked, &stored, |n| format!("task-{n}"));
 
-    let listed: serde_json::Value = reqwest::Client::new()
+    let listed: serde_json::Value = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
         .get(format!("{survivor_url}/tasks?limit=100"))
         .bearer_auth(state.tokens.issue("replica-tester").unwrap())
         .send()

@@ -1,9 +1,10 @@
-//! The tasks in PostgreSQL, table `tasks.tasks` (`migrations/`).
+//! The tasks in PostgreSQL, tables `tasks.tasks` and `tasks.task_counts` (`migrations/`).
 //!
-//! One owner's inserts take turns under a transaction-scoped advisory lock on that owner, which
-//! gives the file store's two promises across replicas: the per-owner cap is counted with no
-//! insert racing it, and an owner's ids are committed in increasing order (an id is drawn
-//! under the lock), so a reader's cursor never passes a task that commits later.
+//! An insert first bumps its owner's count, in the same statement: the count's row stays
+//! locked until the insert commits, so one owner's inserts take turns. That gives the file
+//! store's two promises across replicas: the per-owner cap is exact, and an owner's ids are
+//! committed in increasing order (an id is drawn under the lock), so a reader's cursor never
+//! passes a task that commits later. Different owners never wait for each other.
 
 use std::borrow::Cow;
 
@@ -16,15 +17,25 @@ use crate::SERVICE;
 
 static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
-/// The first key of the owners' advisory locks (two-key locks never collide with one-key
-/// ones, such as the schema lock of `kub_postgres`): "task" in ASCII.
-const OWNER_LOCKS: i32 = 0x7461_736b;
-
 #[derive(Clone)]
 pub struct PostgresTasks {
     database: Database,
     max_per_owner: usize,
 }
+
+/// Bumps the owner's count unless it is at the cap ($2), and only then inserts the task: no row
+/// back means the cap. One statement, so one implicit transaction: a request cut short (its
+/// client gone, `DATABASE_TIMEOUT`) can never leave a transaction open holding the owner's
+/// row. The count's row is locked from the upsert to the commit, and the task's id is drawn
+/// after it: one owner's inserts commit in id order.
+const INSERT_UNDER_THE_OWNERS_COUNT: &str = "\
+    WITH counted AS ( \
+        INSERT INTO task_counts AS counts (owner, count) VALUES ($1, 1) \
+        ON CONFLICT (owner) DO UPDATE SET count = counts.count + 1 WHERE counts.count < $2 \
+        RETURNING owner \
+    ) \
+    INSERT INTO tasks (owner, title, text) SELECT owner, $3, $4 FROM counted \
+    RETURNING id, (extract(epoch FROM created_at) * 1000)::int8";
 
 /// A task row: id, title, text, created_at in ms since the epoch.
 type Row = (i64, String, String, i64);
@@ -42,53 +53,26 @@ impl PostgresTasks {
     }
 
     pub async fn create(&self, new: NewTask) -> Result<Task, AppendError<TaskLimitReached>> {
-        let stored = self
-            .database
-            .run("create task", self.insert_under_owner_lock(new))
-            .await;
-        match stored {
-            Ok(Ok(task)) => Ok(task),
-            Ok(Err(limit)) => Err(AppendError::Conflict(limit)),
+        let max = i64::try_from(self.max_per_owner).unwrap_or(i64::MAX);
+        let insert = sqlx::query_as::<_, (i64, i64)>(INSERT_UNDER_THE_OWNERS_COUNT)
+            .bind(&new.owner)
+            .bind(max)
+            .bind(&new.title)
+            .bind(&new.text)
+            .fetch_optional(self.database.pool());
+        match self.database.run("create task", insert).await {
+            Ok(Some((id, created_ms))) => Ok(Task {
+                id: id.unsigned_abs(),
+                owner: new.owner,
+                title: new.title,
+                text: new.text,
+                created_at: rfc3339_millis(created_ms),
+            }),
+            Ok(None) => Err(AppendError::Conflict(TaskLimitReached {
+                limit: self.max_per_owner,
+            })),
             Err(error) => Err(AppendError::Storage(error.into())),
         }
-    }
-
-    async fn insert_under_owner_lock(
-        &self,
-        new: NewTask,
-    ) -> Result<Result<Task, TaskLimitReached>, sqlx::Error> {
-        let mut transaction = self.database.pool().begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(OWNER_LOCKS)
-            .bind(&new.owner)
-            .execute(&mut *transaction)
-            .await?;
-        let owned: i64 = sqlx::query_scalar("SELECT count(*) FROM tasks WHERE owner = $1")
-            .bind(&new.owner)
-            .fetch_one(&mut *transaction)
-            .await?;
-        if usize::try_from(owned).unwrap_or(usize::MAX) >= self.max_per_owner {
-            return Ok(Err(TaskLimitReached {
-                limit: self.max_per_owner,
-            }));
-        }
-        let (id, created_ms): (i64, i64) = sqlx::query_as(
-            "INSERT INTO tasks (owner, title, text) VALUES ($1, $2, $3) \
-             RETURNING id, (extract(epoch FROM created_at) * 1000)::int8",
-        )
-        .bind(&new.owner)
-        .bind(&new.title)
-        .bind(&new.text)
-        .fetch_one(&mut *transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(Ok(Task {
-            id: id.unsigned_abs(),
-            owner: new.owner,
-            title: new.title,
-            text: new.text,
-            created_at: rfc3339_millis(created_ms),
-        }))
     }
 
     pub async fn page<T>(
