@@ -61,16 +61,31 @@ class Cluster:
         return self.get("service", service)["spec"]["ports"][0]["nodePort"]
 
     def clean(self):
-        """Deletes everything of the project in the namespace, and the Secret."""
+        """Deletes everything of the project in the namespace, the Secrets, and stage 5's
+        database claim and the PersistentVolume the test made for it."""
         if self.helm:
             self.run("uninstall", "kub-network", "-n", NAMESPACE, check=False, tool=self.helm)
-        self.run("delete", "-n", NAMESPACE, "deployment,service,networkpolicy", "-l", PART_OF,
+        self.run("delete", "-n", NAMESPACE,
+                 "deployment,statefulset,service,networkpolicy,poddisruptionbudget", "-l", PART_OF,
                  "--ignore-not-found", "--wait=false")
-        self.run("delete", "-n", NAMESPACE, "secret", "auth-secret", "--ignore-not-found")
-        self.run("delete", "-n", NAMESPACE, "pod", "-l", PART_OF, "--grace-period=1",
-                 "--ignore-not-found", "--wait=false")
-        deadline = time.time() + 90
+        self.run("delete", "-n", NAMESPACE, "secret", "auth-secret", "postgres-secret",
+                 "--ignore-not-found")
+        delete_pods = lambda: self.run("delete", "-n", NAMESPACE, "pod", "-l", PART_OF,
+                                       "--grace-period=1", "--ignore-not-found", "--wait=false")
+        delete_pods()
+        deadline, last = time.time() + 90, time.time()
         while time.time() < deadline and self.get("pods", "-l", PART_OF)["items"]:
+            if time.time() - last > 3:
+                # Pods a ReplicaSet or StatefulSet still made while it was being deleted get the
+                # same short grace period (a service waiting for its database at start-up does
+                # not stop before it).
+                delete_pods()
+                last = time.time()
+            time.sleep(0.5)
+        self.run("delete", "-n", NAMESPACE, "pvc", "-l", PART_OF, "--ignore-not-found", "--wait=false")
+        self.run("delete", "pv", "-l", PART_OF, "--ignore-not-found", "--wait=false")
+        while time.time() < deadline and json.loads(
+                self.run("get", "pv", "-l", PART_OF, "-o", "json"))["items"]:
             time.sleep(0.5)
 
     def create_secret(self):

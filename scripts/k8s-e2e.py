@@ -15,6 +15,9 @@ then heals without restarts, `kubectl rollout restart` under a request loop
 fails no request, the NetworkPolicies are admitted, a tasks volume filled to its STORE_BUDGET
 answers 507 and is not evicted (its data intact), and without the budget the kubelet does evict
 the Pod and its data (scripts/k8s_volume.py).
+Stage 5 (scale-out: three users and tasks replicas on PostgreSQL) also: the Services spread
+requests over the replicas, data written through one Pod is read through the others, and the
+data survives the database Pod (scripts/k8s_scale_out.py).
 
 Prints one line per check and `k8s-e2e: N passed, N failed`; exits 1 on any failure.
 Needs KUBECONFIG pointing at the cluster, the images already in it, and kubectl (and helm for
@@ -33,9 +36,11 @@ from cluster_kit import (NAMESPACE, PART_OF, RESULTS, Cluster, call, check, is_e
                          wait_answering, wait_auth_reachable)
 from service_kit import NoHandshake
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
+import k8s_scale_out
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["1-users-alone", "2-pod-internal", "3-pod-to-pod-clusterip", "4-pod-to-pod-dns"]
+SCALE_OUT = k8s_scale_out.STAGE
 # What GET /network must show, per scenario: for each public service, how it finds auth.
 # "clusterip" stands for auth-service's real ClusterIP, read from the cluster.
 DNS_STAGE = {"users": ("AUTH_ADDRESS", "auth-service.default"),
@@ -45,6 +50,7 @@ EXPECT = {
     "2-pod-internal": {"users": ("AUTH_ADDRESS", "localhost:80")},
     "3-pod-to-pod-clusterip": {"users": ("AUTH_SERVICE_SERVICE_HOST", "clusterip:80")},
     "4-pod-to-pod-dns": DNS_STAGE,
+    SCALE_OUT: DNS_STAGE,
     "final": DNS_STAGE,
     "helm": DNS_STAGE,
 }
@@ -98,7 +104,9 @@ def check_network(cluster, scenario, urls):
                   auth["resolvedAddresses"] == [cluster_ip], str(auth["resolvedAddresses"]))
         reachable = scenario != "1-users-alone"
         check(f"{scenario}: {app} reachable={reachable}", auth["reachable"] is reachable)
-        real = cluster.ready_pod(app)
+        # The Pod that answered (one of several replicas in stage 5), as the cluster has it.
+        real = next((p for p in cluster.pods(app) if p["metadata"]["name"] == pod.get("name")),
+                    None) or cluster.ready_pod(app)
         want_pod = {"name": real["metadata"]["name"], "namespace": NAMESPACE,
                     "ip": real["status"]["podIP"], "node": real["spec"]["nodeName"]}
         check(f"{scenario}: {app} pod block from the downward API", pod == want_pod,
@@ -128,7 +136,7 @@ def check_auth_private(cluster, scenario):
 
 def scenario_urls(cluster, scenario):
     names = {"users": "users-service"}
-    if scenario in ("4-pod-to-pod-dns", "final", "helm"):
+    if scenario in ("4-pod-to-pod-dns", SCALE_OUT, "final", "helm"):
         names["tasks"] = "tasks-service"
     return {app: f"http://127.0.0.1:{cluster.node_port(svc)}" for app, svc in names.items()}
 
@@ -301,10 +309,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kubectl", default="kubectl")
     parser.add_argument("--helm", default=None, help="helm binary; without it the chart is skipped")
-    parser.add_argument("--only", nargs="*", help="scenarios to run: stage names, final, helm")
+    parser.add_argument("--only", nargs="*",
+                        help=f"scenarios to run: stage names ({SCALE_OUT} too), final, helm")
     args = parser.parse_args()
     cluster = Cluster(args.kubectl, args.helm)
-    wanted = args.only or [*STAGES, "final", "helm"]
+    wanted = args.only or [*STAGES, SCALE_OUT, "final", "helm"]
+    unknown = set(wanted) - {*STAGES, SCALE_OUT, "final", "helm"}
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}")
     started = time.time()
 
     def apply_stage(stage):
@@ -326,6 +338,16 @@ def main():
     try:
         for stage in [s for s in STAGES if s in wanted]:
             run_scenario(cluster, stage, lambda: apply_stage(stage))
+        if SCALE_OUT in wanted:
+            started_stage = time.time()
+            try:
+                urls, token = run_scenario(cluster, SCALE_OUT,
+                                           lambda: k8s_scale_out.apply_stage(cluster))
+                k8s_scale_out.scale_out_checks(cluster, urls, token)
+            finally:
+                cluster.clean()
+                k8s_scale_out.remove_volume_folder()
+            note(f"{SCALE_OUT}: {time.time() - started_stage:.0f} s")
         if "final" in wanted:
             urls, token = run_scenario(cluster, "final", apply_final)
             network_policies_admitted(cluster)

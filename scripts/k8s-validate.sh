@@ -6,13 +6,16 @@
 #      `kubectl label --local`), in an order that creates auth-service before tasks-deployment.
 #   3. kubernetes-validate --strict (Kubernetes 1.28 and 1.37 schemas) on kubernetes/*.yaml and on
 #      each stage's `kubectl kustomize` output.
-#   4. Stage 4 renders exactly the objects of kubernetes/*.yaml.
+#   4. Stage 4 renders exactly the objects of kubernetes/*.yaml (stage 5, scale-out, goes beyond
+#      them), and manifest-check's own renderer (crates/manifest-check, whose tests check every
+#      stage's wiring) renders every stage exactly as `kubectl kustomize` does.
 #   5. checkov --framework kubernetes --skip-download: zero failed checks on kubernetes/ and on each
 #      stage's rendering (skips only through checkov.io/skipN annotations, which carry a reason).
 #   6. The Helm chart (charts/kub-network): `helm lint --strict`; `helm template` with its default
-#      values renders exactly the objects of kubernetes/*.yaml; that rendering and one with other
-#      values (namespace, Service types, image tags, replicas) through kubernetes-validate --strict
-#      and checkov.
+#      values renders exactly the objects of kubernetes/*.yaml, and with postgres.enabled and 3
+#      replicas of users and tasks exactly those of stage 5; those renderings and two with other
+#      values (namespace, Service types, image tags, replicas, a generated database Secret) through
+#      kubernetes-validate --strict and checkov.
 # Renderings are kept in target/k8s-rendered/ (<stage>.yaml, helm/*.yaml) for a look.
 # Exits non-zero on any failure; the last line is "k8s-validate: N passed, N failed".
 # Usage: scripts/k8s-validate.sh [--sync]
@@ -133,9 +136,20 @@ if a != b:
 print(f"{len(a)} objects identical")
 PYEOF
 }
-last_stage="${STAGES[${#STAGES[@]}-1]}"
-check "last stage ($last_stage) == kubernetes/*.yaml" \
-  same_objects kubernetes/ "$last_stage" "$K8S"/*.yaml -- "$OUT/$last_stage.yaml"
+# The lesson's last stage is kubernetes/*.yaml; stage 5 (scale-out) builds on it.
+FINAL_STAGE=4-pod-to-pod-dns
+check "stage $FINAL_STAGE == kubernetes/*.yaml" \
+  same_objects kubernetes/ "$FINAL_STAGE" "$K8S"/*.yaml -- "$OUT/$FINAL_STAGE.yaml"
+
+offline_renderer_agrees() {
+  local log; log="$(mktemp)"
+  MANIFEST_CHECK_KUBECTL_RENDERED="$OUT" cargo test --quiet --locked -p manifest-check \
+    --test stages -- --exact renders_like_kubectl >"$log" 2>&1
+  local rc=$?; cat "$log"
+  grep -q 'test result: ok. 1 passed' "$log" || rc=1
+  rm -f "$log"; return $rc
+}
+check "manifest-check renders every stage exactly as kubectl kustomize" offline_renderer_agrees
 
 checkov_zero_failed() { # checkov_zero_failed <-d DIR | -f FILE>
   local json; json="$(mktemp)"
@@ -168,9 +182,16 @@ render_chart() { # render_chart <name> <helm template args...>
 check "helm template $CHART (default values)" render_chart helm-defaults -n default
 check "helm template $CHART (other values)" render_chart helm-other -n lesson \
   --set users.serviceType=NodePort,tasks.serviceType=ClusterIP,images.tasks.tag=v2,auth.replicas=2,jwtSecret.name=my-secret
+check "helm template $CHART (postgres.enabled, 3 replicas)" render_chart helm-postgres -n default \
+  --set postgres.enabled=true,users.replicas=3,tasks.replicas=3
+check "helm template $CHART (postgres.enabled, other values)" render_chart helm-postgres-other -n lesson \
+  --set postgres.enabled=true,postgres.secret.generate=true,postgres.storage=5Gi,postgres.storageClassName=fast \
+  --set users.replicas=2,tasks.replicas=4,users.serviceType=NodePort
 check "helm template (default values) == kubernetes/*.yaml" \
   same_objects kubernetes/ "helm template" "$K8S"/*.yaml -- "$OUT/helm/helm-defaults.yaml"
-for r in helm-defaults helm-other; do
+check "helm template (postgres.enabled, 3 replicas) == stage 5-scale-out" \
+  same_objects 5-scale-out "helm template" "$OUT/5-scale-out.yaml" -- "$OUT/helm/helm-postgres.yaml"
+for r in helm-defaults helm-other helm-postgres helm-postgres-other; do
   for v in "${K8S_VERSIONS[@]}"; do
     check "kubernetes-validate --strict -k $v ($r)" "$KV" --strict -k "$v" "$OUT/helm/$r.yaml"
   done

@@ -99,3 +99,43 @@ readinessProbe:
 {{- define "kub-network.image" -}}
 {{ .repository }}:{{ .tag }}
 {{- end }}
+
+{{/* Labels and selector of the database's objects. */}}
+{{- define "kub-network.postgresLabels" -}}
+{{ include "kub-network.labels" (list "postgres" "database") }}
+{{- end }}
+
+{{/* POSTGRES_PASSWORD from its Secret, then DATABASE_URL, which refers to it as
+$(POSTGRES_PASSWORD): the kubelet expands only variables defined earlier in the list. */}}
+{{- define "kub-network.databaseEnv" -}}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.postgres.secret.name }}
+      key: {{ .Values.postgres.secret.key }}
+- name: DATABASE_URL
+  value: {{ printf "postgres://%s:$(POSTGRES_PASSWORD)@postgres-service.%s:5432/%s" .Values.postgres.user .Release.Namespace .Values.postgres.database }}
+{{- end }}
+
+{{/* The checkov skip of a service that reads DATABASE_URL: `kub-network.databaseSkip "users-api"`. */}}
+{{- define "kub-network.databaseSkip" -}}
+CKV_K8S_35={{ . }} reads DATABASE_URL only from its environment; the password in it is expanded from POSTGRES_PASSWORD, which comes from a Secret via secretKeyRef, never a literal.
+{{- end }}
+
+{{/* More than one replica of a service with a store needs the database. */}}
+{{- define "kub-network.checkReplicas" -}}
+{{- $service := index . 1 -}}
+{{- $values := index (index . 0).Values $service -}}
+{{- if and (gt (int $values.replicas) 1) (not (index . 0).Values.postgres.enabled) -}}
+{{- fail (printf "%s.replicas=%v needs postgres.enabled=true: each replica would keep its own %s on its own emptyDir" $service $values.replicas $service) -}}
+{{- end -}}
+{{- end }}
+
+{{/* policy/v1 (Kubernetes 1.21 on), policy/v1beta1 before. */}}
+{{- define "kub-network.pdbApiVersion" -}}
+{{- if .Capabilities.APIVersions.Has "policy/v1" -}}
+policy/v1
+{{- else -}}
+policy/v1beta1
+{{- end -}}
+{{- end }}

@@ -61,3 +61,55 @@ pub fn env_names<C: CommandFactory>() -> Vec<String> {
         .map(|env| env.to_string_lossy().into_owned())
         .collect()
 }
+
+/// A database image the manifests run beside the binaries (stage 5 on), as its clients and the
+/// checks see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Database {
+    pub name: &'static str,
+    pub image: &'static str,
+    /// The port it listens on.
+    pub port: u16,
+    /// The variables its entrypoint reads.
+    pub reads: &'static [&'static str],
+    /// The variable naming the user its first start creates, and that user when unset.
+    pub user_var: (&'static str, &'static str),
+    /// The variable naming the database its first start creates (the user's name when unset).
+    pub database_var: &'static str,
+    /// The variable holding that user's password.
+    pub password_var: &'static str,
+    /// The variable naming its data folder, and that folder when unset.
+    pub data_var: (&'static str, &'static str),
+    /// The URL schemes of its clients' `DATABASE_URL`.
+    pub schemes: &'static [&'static str],
+}
+
+/// Docker's official PostgreSQL image, as `docker-entrypoint.sh` reads its environment.
+pub const POSTGRES: Database = Database {
+    name: "postgres",
+    image: "postgres:15-bookworm",
+    port: 5432,
+    reads: &[
+        "POSTGRES_USER",
+        "POSTGRES_PASSWORD",
+        "POSTGRES_PASSWORD_FILE",
+        "POSTGRES_DB",
+        "POSTGRES_INITDB_ARGS",
+        "POSTGRES_HOST_AUTH_METHOD",
+        "PGDATA",
+    ],
+    user_var: ("POSTGRES_USER", "postgres"),
+    database_var: "POSTGRES_DB",
+    password_var: "POSTGRES_PASSWORD",
+    data_var: ("PGDATA", "/var/lib/postgresql/data"),
+    schemes: &["postgres://", "postgresql://"],
+};
+
+pub const DATABASES: [Database; 1] = [POSTGRES];
+
+/// The variable users-api and tasks-api read their database from; unset, they keep files.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+
+pub fn database_for_image(image: &str) -> Option<&'static Database> {
+    DATABASES.iter().find(|database| database.image == image)
+}

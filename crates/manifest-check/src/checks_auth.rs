@@ -2,12 +2,11 @@
 
 use super::*;
 
-impl Model<'_> {
+impl<'a> Model<'a> {
     /// users and tasks must reach a Service (or a container of their Pod) that delivers to
     /// auth-api on the port auth-api listens on.
     pub(super) fn check_auth_address(&self, container: &Container) -> Result<(), String> {
-        let deployment = &self.objects[container.deployment];
-        let namespace = deployment.namespace();
+        let namespace = self.objects[container.workload].namespace();
         let raw = match container.var("AUTH_ADDRESS") {
             Some(Err(())) => return Err("AUTH_ADDRESS comes from valueFrom: unknowable".into()),
             Some(Ok(raw)) => raw,
@@ -22,7 +21,7 @@ impl Model<'_> {
                              {namespace:?} to inject AUTH_SERVICE_SERVICE_HOST"
                             )
                         })?;
-                if index > container.deployment {
+                if index > container.workload {
                     return Err(format!(
                         "no AUTH_ADDRESS, and {} is applied after this Deployment, so its \
                          AUTH_SERVICE_SERVICE_HOST is not injected into the first Pod",
@@ -47,7 +46,7 @@ impl Model<'_> {
         };
         if matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             // Pod-internal: another container of this Pod must be auth-api on that port.
-            let found = self.containers_of(container.deployment).any(|other| {
+            let found = self.containers_of(container.workload).any(|other| {
                 other.binary.is_some_and(|binary| binary.name == "auth-api")
                     && other.listen_port() == Ok(port)
             });
@@ -65,18 +64,7 @@ impl Model<'_> {
                 "AUTH_ADDRESS={raw:?} is a hard-coded IP; name the Service instead"
             ));
         }
-        let mut parts = host.splitn(3, '.');
-        let name = parts.next().unwrap_or("");
-        let ns = parts.next().unwrap_or(namespace);
-        let rest = parts.next().unwrap_or("");
-        if !matches!(rest, "" | "svc" | "svc.cluster.local") {
-            return Err(format!(
-                "AUTH_ADDRESS={raw:?}: {host:?} is not <service>[.<namespace>[.svc.cluster.local]]"
-            ));
-        }
-        let (_, service) = self.find_service(name, ns).ok_or_else(|| {
-            format!("AUTH_ADDRESS={raw:?} names Service {name:?} in namespace {ns:?}, which does not exist")
-        })?;
+        let service = self.service_named(&format!("AUTH_ADDRESS={raw:?}"), host, namespace)?;
         let service_port = items(&service.value["spec"]["ports"])
             .find(|candidate| candidate["port"].as_u64() == Some(u64::from(port)))
             .ok_or_else(|| {
@@ -86,6 +74,30 @@ impl Model<'_> {
                 )
             })?;
         self.reaches_auth(service, service_port)
+    }
+
+    /// The Service a host name of cluster DNS names: `<service>[.<namespace>[.svc[.cluster.local]]]`,
+    /// the namespace defaulting to the client's. `what` starts the error messages.
+    pub(super) fn service_named(
+        &self,
+        what: &str,
+        host: &str,
+        namespace: &str,
+    ) -> Result<&'a Object, String> {
+        let mut parts = host.splitn(3, '.');
+        let name = parts.next().unwrap_or("");
+        let ns = parts.next().unwrap_or(namespace);
+        let rest = parts.next().unwrap_or("");
+        if !matches!(rest, "" | "svc" | "svc.cluster.local") {
+            return Err(format!(
+                "{what}: {host:?} is not <service>[.<namespace>[.svc.cluster.local]]"
+            ));
+        }
+        self.find_service(name, ns)
+            .map(|(_, service)| service)
+            .ok_or_else(|| {
+                format!("{what} names Service {name:?} in namespace {ns:?}, which does not exist")
+            })
     }
 
     pub(super) fn reaches_auth(&self, service: &Object, port: &Value) -> Result<(), String> {
@@ -101,31 +113,53 @@ impl Model<'_> {
         }
     }
 
+    /// The Pods that must stay private (auth, the database) admit, through the NetworkPolicies
+    /// that select them, only users and tasks Pods, on the port they listen on, and every
+    /// client that needs them.
     pub(super) fn check_network_policy(&mut self) {
-        let runs = |model: &Self, deployment: usize, name: &str| {
-            model
-                .containers_of(deployment)
-                .any(|container| container.binary.is_some_and(|binary| binary.name == name))
-        };
-        let deployments: Vec<usize> = self.of_kind("Deployment").map(|(i, _)| i).collect();
-        let auth_pods: Vec<usize> = deployments
+        let workloads: Vec<usize> = self.workloads().map(|(i, _)| i).collect();
+        // users and tasks: the only Pods any private Pod may admit.
+        let peers: BTreeSet<usize> = workloads
             .iter()
             .copied()
-            .filter(|&d| runs(self, d, "auth-api") && !runs(self, d, "users-api"))
+            .filter(|&w| self.runs(w, "users-api") || self.runs(w, "tasks-api"))
             .collect();
-        let clients: BTreeSet<usize> = deployments
+        let uses_database: BTreeSet<usize> = workloads
             .iter()
             .copied()
-            .filter(|&d| runs(self, d, "users-api") || runs(self, d, "tasks-api"))
+            .filter(|&w| {
+                self.containers_of(w)
+                    .any(|container| container.var(DATABASE_URL).is_some())
+            })
             .collect();
-        for auth in auth_pods {
-            let at = self.objects[auth].id();
-            let pod = self.pod_labels(auth);
-            let namespace = self.objects[auth].namespace().to_owned();
-            let auth_port = self
-                .containers_of(auth)
-                .find(|container| container.binary.is_some_and(|b| b.name == "auth-api"))
-                .map(|container| (container.listen_port().ok(), container.spec.clone()));
+        // (workload, what it runs, its container, who must be admitted, why)
+        let mut private = Vec::new();
+        for &w in &workloads {
+            // auth alone in its Pod: in stage 2 it shares the users Pod, reached over localhost.
+            if self.runs(w, "auth-api") && !self.runs(w, "users-api") {
+                let container = self
+                    .containers_of(w)
+                    .find(|c| c.binary.is_some_and(|b| b.name == "auth-api"))
+                    .cloned();
+                private.push((w, "auth-api", container, peers.clone(), "calls auth"));
+            }
+            if let Some(container) = self.containers_of(w).find(|c| c.database.is_some()) {
+                let name = container.database.map_or("?", |database| database.name);
+                let container = Some(container.clone());
+                private.push((
+                    w,
+                    name,
+                    container,
+                    uses_database.clone(),
+                    "uses the database",
+                ));
+            }
+        }
+        for (target, process, container, clients, why) in private {
+            let at = self.objects[target].id();
+            let pod = self.pod_labels(target);
+            let namespace = self.objects[target].namespace().to_owned();
+            let listens = container.as_ref().and_then(|c| c.listen_port().ok());
             let policies: Vec<&Object> = self
                 .of_kind("NetworkPolicy")
                 .map(|(_, policy)| policy)
@@ -153,8 +187,8 @@ impl Model<'_> {
             let mut admitted = BTreeSet::new();
             for policy in ingress_policies {
                 for rule in items(&policy.value["spec"]["ingress"]) {
-                    let peers: Vec<&Value> = items(&rule["from"]).collect();
-                    if peers.is_empty() {
+                    let sources: Vec<&Value> = items(&rule["from"]).collect();
+                    if sources.is_empty() {
                         self.fail(
                             CHECK_NETWORK_POLICY,
                             format!(
@@ -163,28 +197,29 @@ impl Model<'_> {
                             ),
                         );
                     }
-                    for peer in peers {
-                        if peer.get("ipBlock").is_some() || peer.get("namespaceSelector").is_some()
+                    for source in sources {
+                        if source.get("ipBlock").is_some()
+                            || source.get("namespaceSelector").is_some()
                         {
                             self.fail(
                                 CHECK_NETWORK_POLICY,
                                 format!(
-                                    "{}: peer {peer} admits sources outside this namespace's Pods",
+                                    "{}: peer {source} admits sources outside this namespace's Pods",
                                     policy.id()
                                 ),
                             );
                         }
-                        let Some(selector) = peer.get("podSelector") else {
+                        let Some(selector) = source.get("podSelector") else {
                             continue;
                         };
-                        for &d in &deployments {
-                            if self.objects[d].namespace() != namespace
-                                || !label_selector_matches(selector, &self.pod_labels(d))
+                        for &w in &workloads {
+                            if self.objects[w].namespace() != namespace
+                                || !label_selector_matches(selector, &self.pod_labels(w))
                             {
                                 continue;
                             }
-                            if clients.contains(&d) {
-                                admitted.insert(d);
+                            if peers.contains(&w) {
+                                admitted.insert(w);
                             } else {
                                 self.fail(
                                     CHECK_NETWORK_POLICY,
@@ -192,7 +227,7 @@ impl Model<'_> {
                                         "{}: podSelector {selector} also admits {}, which is \
                                          neither users nor tasks",
                                         policy.id(),
-                                        self.objects[d].id()
+                                        self.objects[w].id()
                                     ),
                                 );
                             }
@@ -209,17 +244,13 @@ impl Model<'_> {
                         );
                     }
                     for port in ports {
-                        let ok = match (&port["port"], &auth_port) {
-                            (Value::String(name), Some((listens, spec))) => items(&spec["ports"])
-                                .any(|p| {
-                                    p["name"].as_str() == Some(name)
-                                        && p["containerPort"]
-                                            .as_u64()
-                                            .and_then(|n| u16::try_from(n).ok())
-                                            == *listens
-                                }),
-                            (number, Some((listens, _))) => {
-                                number.as_u64().and_then(|n| u16::try_from(n).ok()) == *listens
+                        let ok = match (&port["port"], &container) {
+                            (Value::String(name), Some(container)) => {
+                                container.named_port(name).is_some()
+                                    && container.named_port(name) == listens
+                            }
+                            (number, Some(_)) => {
+                                number.as_u64().and_then(|n| u16::try_from(n).ok()) == listens
                             }
                             _ => false,
                         };
@@ -227,7 +258,7 @@ impl Model<'_> {
                             self.fail(
                                 CHECK_NETWORK_POLICY,
                                 format!(
-                                    "{}: admits port {}, which is not the port auth-api listens on",
+                                    "{}: admits port {}, which is not the port {process} listens on",
                                     policy.id(),
                                     port["port"]
                                 ),
@@ -241,7 +272,7 @@ impl Model<'_> {
                     self.fail(
                         CHECK_NETWORK_POLICY,
                         format!(
-                            "{at}: its NetworkPolicy does not admit {}, which calls auth",
+                            "{at}: its NetworkPolicy does not admit {}, which {why}",
                             self.objects[*client].id()
                         ),
                     );

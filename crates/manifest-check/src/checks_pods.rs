@@ -9,37 +9,29 @@ impl Model<'_> {
         let containers = self.containers.clone();
         for container in &containers {
             let at = self.where_(container);
+            self.check_env_references(container, &at);
+            self.check_secrets(container, &at);
+            if let Some(database) = container.database {
+                self.check_database_container(container, database, &at);
+                continue;
+            }
             let Some(binary) = container.binary else {
                 self.fail(
                     CHECK_IMAGES,
                     format!(
-                        "{at}: image {} is none of {:?}",
+                        "{at}: image {} is none of {:?} nor {:?}",
                         container.spec["image"],
-                        BINARIES.map(|binary| binary.image)
+                        BINARIES.map(|binary| binary.image),
+                        DATABASES.map(|database| database.image)
                     ),
                 );
                 continue;
             };
-            match container.listen_port() {
-                Err(error) => self.fail(CHECK_CONTAINER_PORTS, format!("{at}: {error}")),
-                Ok(listens) => {
-                    for port in items(&container.spec["ports"]) {
-                        if port["containerPort"].as_u64() != Some(u64::from(listens)) {
-                            self.fail(
-                                CHECK_CONTAINER_PORTS,
-                                format!(
-                                    "{at}: declares containerPort {} ({}), but {} listens on \
-                                     {listens} with this env",
-                                    port["containerPort"], port["name"], binary.name
-                                ),
-                            );
-                        }
-                    }
-                }
-            }
+            self.check_container_ports(container, binary.name, &at);
             let reads = (binary.reads)();
+            let referenced = container.referenced();
             for name in container.env().keys() {
-                if !reads.contains(name) {
+                if !reads.contains(name) && !referenced.contains(name) {
                     self.fail(
                         CHECK_ENV,
                         format!(
@@ -55,34 +47,11 @@ impl Model<'_> {
                     format!("{at}: envFrom hides which variables are set; list them under env"),
                 );
             }
-            for var in items(&container.spec["env"]) {
-                let secret = &var["valueFrom"]["secretKeyRef"];
-                if secret.is_null() {
-                    continue;
-                }
-                let (name, key) = (
-                    secret["name"].as_str().unwrap_or(""),
-                    secret["key"].as_str().unwrap_or(""),
-                );
-                let create = format!("kubectl create secret generic {name} ");
-                let literal = format!("--from-literal={key}=");
-                let documented = self
-                    .repo
-                    .docs
-                    .lines()
-                    .any(|line| line.contains(&create) && line.contains(&literal));
-                if !documented {
-                    self.fail(
-                        CHECK_SECRETS,
-                        format!(
-                            "{at}: {} reads Secret {name:?} key {key:?}, but no README line says \
-                             `{create}{literal}…`",
-                            var["name"]
-                        ),
-                    );
-                }
+            if container.var(DATABASE_URL).is_some() {
+                self.check_database_url(container, &at);
+            } else {
+                self.check_folder(container, binary, &at);
             }
-            self.check_folder(container, binary, &at);
             self.check_probes(container, binary, &at);
             let auth = if binary.calls_auth {
                 self.check_auth_address(container)
@@ -93,6 +62,129 @@ impl Model<'_> {
                 self.fail(CHECK_AUTH_ADDRESS, format!("{at}: {message}"));
             }
         }
+    }
+
+    /// Every declared port is the one the process listens on with this env.
+    fn check_container_ports(&mut self, container: &Container, process: &str, at: &str) {
+        match container.listen_port() {
+            Err(error) => self.fail(CHECK_CONTAINER_PORTS, format!("{at}: {error}")),
+            Ok(listens) => {
+                for port in items(&container.spec["ports"]) {
+                    if port["containerPort"].as_u64() != Some(u64::from(listens)) {
+                        self.fail(
+                            CHECK_CONTAINER_PORTS,
+                            format!(
+                                "{at}: declares containerPort {} ({}), but {process} listens on \
+                                 {listens} with this env",
+                                port["containerPort"], port["name"]
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `$(NAME)` in a value is replaced by the kubelet only when `NAME` is defined earlier in
+    /// the same container's `env`; otherwise the text stays as it is, `$(NAME)` and all.
+    fn check_env_references(&mut self, container: &Container, at: &str) {
+        let defined: Vec<&str> = items(&container.spec["env"])
+            .filter_map(|var| var["name"].as_str())
+            .collect();
+        for (index, var) in items(&container.spec["env"]).enumerate() {
+            let name = var["name"].as_str().unwrap_or("?");
+            for reference in references(var["value"].as_str().unwrap_or("")) {
+                let problem = match defined.iter().position(|d| *d == reference) {
+                    Some(at) if at < index => continue,
+                    Some(_) => "defined after it",
+                    None => "not defined in this container",
+                };
+                self.fail(
+                    CHECK_ENV,
+                    format!(
+                        "{at}: {name} refers to $({reference}), which is {problem}: Kubernetes \
+                         leaves the text `$({reference})` as it is"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A Secret the container reads must be documented with the command that creates it (no
+    /// Secret is committed).
+    fn check_secrets(&mut self, container: &Container, at: &str) {
+        for var in items(&container.spec["env"]) {
+            let secret = &var["valueFrom"]["secretKeyRef"];
+            if secret.is_null() {
+                continue;
+            }
+            let (name, key) = (
+                secret["name"].as_str().unwrap_or(""),
+                secret["key"].as_str().unwrap_or(""),
+            );
+            let create = format!("kubectl create secret generic {name} ");
+            let literal = format!("--from-literal={key}=");
+            let documented = self
+                .repo
+                .docs
+                .lines()
+                .any(|line| line.contains(&create) && line.contains(&literal));
+            if !documented {
+                self.fail(
+                    CHECK_SECRETS,
+                    format!(
+                        "{at}: {} reads Secret {name:?} key {key:?}, but no README line says \
+                         `{create}{literal}…`",
+                        var["name"]
+                    ),
+                );
+            }
+        }
+    }
+
+    /// A database image's container: its port, the variables it reads, a password that is no
+    /// literal, probes of any kind, and its data on a volume that outlives the Pod.
+    fn check_database_container(&mut self, container: &Container, database: &Database, at: &str) {
+        self.check_container_ports(container, database.name, at);
+        let referenced = container.referenced();
+        for name in container.env().keys() {
+            if !database.reads.contains(&name.as_str()) && !referenced.contains(name) {
+                self.fail(
+                    CHECK_ENV,
+                    format!(
+                        "{at}: sets {name}, which the {} image never reads (it reads {:?})",
+                        database.name, database.reads
+                    ),
+                );
+            }
+        }
+        match container.var(database.password_var) {
+            Some(Err(())) if container.secret_of(database.password_var).is_some() => {}
+            Some(Ok(_)) => self.fail(
+                CHECK_SECRETS,
+                format!(
+                    "{at}: {} is a literal in the manifest; take it from a Secret (secretKeyRef)",
+                    database.password_var
+                ),
+            ),
+            _ => self.fail(
+                CHECK_SECRETS,
+                format!(
+                    "{at}: {} does not come from a Secret (secretKeyRef)",
+                    database.password_var
+                ),
+            ),
+        }
+        for (probe, _) in PROBES {
+            let handlers = ["exec", "httpGet", "tcpSocket", "grpc"];
+            if !handlers
+                .iter()
+                .any(|handler| container.spec[probe].get(handler).is_some())
+            {
+                self.fail(CHECK_PROBES, format!("{at}: no {probe}"));
+            }
+        }
+        self.check_database_data(container, database, at);
     }
 
     pub(super) fn check_folder(&mut self, container: &Container, binary: &Binary, at: &str) {
@@ -139,7 +231,7 @@ impl Model<'_> {
             );
         }
         let volume_name = mount["name"].as_str().unwrap_or("");
-        let volume = items(&self.pod_spec(container.deployment)["volumes"])
+        let volume = items(&self.pod_spec(container.workload)["volumes"])
             .find(|volume| volume["name"].as_str() == Some(volume_name));
         match volume {
             None => self.fail(

@@ -4,17 +4,34 @@ use super::*;
 
 impl Model<'_> {
     pub(super) fn check_selectors(&mut self) {
-        for (index, deployment) in self.of_kind("Deployment") {
+        for (index, workload) in self.workloads() {
             let pod = self.pod_labels(index);
-            let selector = &deployment.value["spec"]["selector"];
+            let selector = &workload.value["spec"]["selector"];
             if !label_selector_matches(selector, &pod) || selector.is_null() {
                 self.fail(
                     CHECK_SELECTORS,
                     format!(
                         "{}: spec.selector does not match its own Pod template labels {pod:?}",
-                        deployment.id()
+                        workload.id()
                     ),
                 );
+            }
+            if workload.kind() == "StatefulSet" {
+                // The governing Service: the one the StatefulSet's Pods are named under.
+                let name = workload.value["spec"]["serviceName"].as_str().unwrap_or("");
+                let governs = self
+                    .find_service(name, workload.namespace())
+                    .is_some_and(|(_, service)| self.service_targets(service) == [index]);
+                if !governs {
+                    self.fail(
+                        CHECK_SELECTORS,
+                        format!(
+                            "{}: serviceName {name:?} is no Service of its namespace that \
+                             selects its Pods",
+                            workload.id()
+                        ),
+                    );
+                }
             }
         }
         for (_, service) in self.of_kind("Service") {
@@ -26,7 +43,7 @@ impl Model<'_> {
                     CHECK_SELECTORS,
                     format!(
                         "{}: selector {selector:?} must match the Pod template labels of exactly \
-                         one Deployment, matches {names:?}",
+                         one Deployment or StatefulSet, matches {names:?}",
                         service.id()
                     ),
                 );

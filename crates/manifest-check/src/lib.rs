@@ -1,14 +1,17 @@
-//! Offline wiring checks of kubernetes/*.yaml against the three binaries: the typos that
-//! `kubernetes-validate` and `checkov` cannot see (ports, variables, routes, selectors).
+//! Offline wiring checks of kubernetes/*.yaml and of every stage under kubernetes/stages/
+//! against the three binaries: the typos that `kubernetes-validate` and `checkov` cannot see
+//! (ports, variables, routes, selectors, the database URL).
 //!
 //! They need to know what the binaries listen on, which variables they read and which routes
 //! they serve.
 //!
 //! [`load_dir`] reads `kubernetes/*.yaml` as `kubectl apply -f kubernetes/` does (files in name
-//! order, every document of each), [`Repo::load`] gathers what the checks compare against (the
+//! order, every document of each), [`render_stage`] renders a stage's kustomization as
+//! `kubectl kustomize` does, [`Repo::load`] gathers what the checks compare against (the
 //! probe paths each binary's router serves, the docs), [`BINARIES`] says what each binary reads
-//! (from its clap settings), and [`check`] returns one [`Finding`] per broken link, each naming
-//! the check, the object and what to fix. The tests live in `tests/`.
+//! (from its clap settings) and [`DATABASES`] what the database images need, and [`check`]
+//! returns one [`Finding`] per broken link, each naming the check, the object and what to fix.
+//! The tests live in `tests/`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,12 +19,15 @@ use serde_json::Value;
 
 mod binaries;
 mod checks_auth;
+mod checks_database;
 mod checks_pods;
 mod checks_services;
+mod kustomize;
 mod objects;
 mod routes;
 
 pub use binaries::*;
+pub use kustomize::render_stage;
 pub use objects::*;
 pub use routes::served_routes;
 
@@ -48,18 +54,26 @@ pub const CHECK_SECRETS: &str = "secrets";
 pub const CHECK_VOLUMES: &str = "volumes";
 pub const CHECK_PROBES: &str = "probes";
 pub const CHECK_NETWORK_POLICY: &str = "network-policy";
+pub const CHECK_DATABASE: &str = "database";
+pub const CHECK_REPLICAS: &str = "replicas";
+pub const CHECK_DISRUPTION_BUDGET: &str = "disruption-budget";
+
+/// The kinds whose Pod template the checks look into.
+pub const WORKLOAD_KINDS: [&str; 2] = ["Deployment", "StatefulSet"];
 
 /// The probe every container must have, and the path it must GET.
 pub const PROBES: [(&str, &str); 2] =
     [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")];
 
-/// A container of a Deployment's Pod template, with what its binary makes of it.
+/// A container of a workload's (Deployment's or StatefulSet's) Pod template, with what its
+/// binary, or database image, makes of it.
 #[derive(Debug, Clone)]
 struct Container<'a> {
-    /// Index of the Deployment in the object list.
-    deployment: usize,
+    /// Index of the workload in the object list.
+    workload: usize,
     spec: &'a Value,
     binary: Option<&'static Binary>,
+    database: Option<&'static Database>,
 }
 
 impl Container<'_> {
@@ -91,8 +105,12 @@ impl Container<'_> {
             None => None,
         }
     }
-    /// The port the binary listens on with this env: `PORT` or its default.
+    /// The port the binary listens on with this env: `PORT` or its default (a database
+    /// image: its port).
     fn listen_port(&self) -> Result<u16, String> {
+        if let Some(database) = self.database {
+            return Ok(database.port);
+        }
         let binary = self
             .binary
             .ok_or_else(|| "runs an image that is none of our binaries".to_owned())?;
@@ -107,6 +125,23 @@ impl Container<'_> {
             Some(Err(())) => Err("PORT comes from valueFrom: cannot know the port".to_owned()),
         }
     }
+    /// The `secretKeyRef` (name, key) variable `name` comes from, if it does.
+    fn secret_of(&self, name: &str) -> Option<(String, String)> {
+        let var = items(&self.spec["env"]).find(|var| var["name"].as_str() == Some(name))?;
+        let secret = &var["valueFrom"]["secretKeyRef"];
+        Some((
+            secret["name"].as_str()?.to_owned(),
+            secret["key"].as_str()?.to_owned(),
+        ))
+    }
+    /// The variables this container's env values, command and args refer to as `$(NAME)`.
+    fn referenced(&self) -> BTreeSet<String> {
+        let env = items(&self.spec["env"]).filter_map(|var| var["value"].as_str());
+        let command = items(&self.spec["command"])
+            .chain(items(&self.spec["args"]))
+            .filter_map(Value::as_str);
+        env.chain(command).flat_map(references).collect()
+    }
     /// `containerPort` of the declared port named `name`.
     fn named_port(&self, name: &str) -> Option<u16> {
         items(&self.spec["ports"])
@@ -114,6 +149,30 @@ impl Container<'_> {
             .and_then(|port| port["containerPort"].as_u64())
             .and_then(|port| u16::try_from(port).ok())
     }
+}
+
+/// The `NAME`s of the `$(NAME)` references in `text`, which the kubelet expands (`$$(NAME)`
+/// is an escaped, literal `$(NAME)`).
+fn references(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        if let Some(escaped) = after.strip_prefix('$') {
+            rest = escaped;
+            continue;
+        }
+        if let Some((name, tail)) = after
+            .strip_prefix('(')
+            .and_then(|inner| inner.split_once(')'))
+        {
+            found.push(name.to_owned());
+            rest = tail;
+            continue;
+        }
+        rest = after;
+    }
+    found
 }
 
 fn items(value: &Value) -> impl Iterator<Item = &Value> {
@@ -181,12 +240,14 @@ impl<'a> Model<'a> {
     fn new(objects: &'a [Object], repo: &'a Repo) -> Self {
         let mut containers = Vec::new();
         for (index, object) in objects.iter().enumerate() {
-            if object.kind() == "Deployment" {
+            if WORKLOAD_KINDS.contains(&object.kind()) {
                 for spec in items(&object.value["spec"]["template"]["spec"]["containers"]) {
+                    let image = spec["image"].as_str();
                     containers.push(Container {
-                        deployment: index,
+                        workload: index,
                         spec,
-                        binary: spec["image"].as_str().and_then(binary_for_image),
+                        binary: image.and_then(binary_for_image),
+                        database: image.and_then(database_for_image),
                     });
                 }
             }
@@ -210,33 +271,54 @@ impl<'a> Model<'a> {
             .filter(move |(_, object)| object.kind() == kind)
     }
 
-    fn pod_labels(&self, deployment: usize) -> BTreeMap<String, String> {
-        labels(&self.objects[deployment].value["spec"]["template"]["metadata"]["labels"])
+    /// The Deployments and StatefulSets, with their index in the object list.
+    fn workloads(&self) -> impl Iterator<Item = (usize, &'a Object)> + 'a {
+        self.objects
+            .iter()
+            .enumerate()
+            .filter(|(_, object)| WORKLOAD_KINDS.contains(&object.kind()))
     }
 
-    fn pod_spec(&self, deployment: usize) -> &'a Value {
-        &self.objects[deployment].value["spec"]["template"]["spec"]
+    fn pod_labels(&self, workload: usize) -> BTreeMap<String, String> {
+        labels(&self.objects[workload].value["spec"]["template"]["metadata"]["labels"])
     }
 
-    fn containers_of(&self, deployment: usize) -> impl Iterator<Item = &Container<'a>> {
+    fn pod_spec(&self, workload: usize) -> &'a Value {
+        &self.objects[workload].value["spec"]["template"]["spec"]
+    }
+
+    /// `spec.replicas`, 1 when unset.
+    fn replicas(&self, workload: usize) -> u64 {
+        self.objects[workload].value["spec"]["replicas"]
+            .as_u64()
+            .unwrap_or(1)
+    }
+
+    fn containers_of(&self, workload: usize) -> impl Iterator<Item = &Container<'a>> {
         self.containers
             .iter()
-            .filter(move |container| container.deployment == deployment)
+            .filter(move |container| container.workload == workload)
+    }
+
+    /// Whether a container of the workload runs the binary `name`.
+    fn runs(&self, workload: usize, name: &str) -> bool {
+        self.containers_of(workload)
+            .any(|container| container.binary.is_some_and(|binary| binary.name == name))
     }
 
     fn where_(&self, container: &Container) -> String {
         format!(
             "container {} of {}",
             container.name(),
-            self.objects[container.deployment].id()
+            self.objects[container.workload].id()
         )
     }
 
-    /// The Deployments (by index) whose Pod template a Service's selector matches.
+    /// The workloads (by index) whose Pod template a Service's selector matches.
     fn service_targets(&self, service: &Object) -> Vec<usize> {
         let selector = labels(&service.value["spec"]["selector"]);
-        self.of_kind("Deployment")
-            .filter(|(_, deployment)| deployment.namespace() == service.namespace())
+        self.workloads()
+            .filter(|(_, workload)| workload.namespace() == service.namespace())
             .filter(|(index, _)| map_selects(&selector, &self.pod_labels(*index)))
             .map(|(index, _)| index)
             .collect()
@@ -255,9 +337,9 @@ impl<'a> Model<'a> {
         port: &Value,
     ) -> Result<(&Container<'a>, u16), String> {
         let targets = self.service_targets(service);
-        let [deployment] = targets.as_slice() else {
+        let [workload] = targets.as_slice() else {
             return Err(format!(
-                "{} selects {} Deployments, not one",
+                "{} selects {} Deployments or StatefulSets, not one",
                 service.id(),
                 targets.len()
             ));
@@ -267,14 +349,14 @@ impl<'a> Model<'a> {
             _ => port["port"].clone(),
         };
         let (container, declared) = if let Some(name) = target.as_str() {
-            self.containers_of(*deployment)
+            self.containers_of(*workload)
                 .find_map(|container| Some((container, container.named_port(name)?)))
                 .ok_or_else(|| {
                     format!(
                         "{} port {}: targetPort {name:?} names no container port of {}",
                         service.id(),
                         port["port"],
-                        self.objects[*deployment].id()
+                        self.objects[*workload].id()
                     )
                 })?
         } else {
@@ -282,7 +364,7 @@ impl<'a> Model<'a> {
                 .as_u64()
                 .and_then(|port| u16::try_from(port).ok())
                 .ok_or_else(|| format!("{}: targetPort {target} is not a port", service.id()))?;
-            self.containers_of(*deployment)
+            self.containers_of(*workload)
                 .find(|container| container.listen_port() == Ok(number))
                 .map(|container| (container, number))
                 .ok_or_else(|| {
@@ -290,7 +372,7 @@ impl<'a> Model<'a> {
                         "{} port {}: targetPort {number}: no container of {} listens there",
                         service.id(),
                         port["port"],
-                        self.objects[*deployment].id()
+                        self.objects[*workload].id()
                     )
                 })?
         };
@@ -304,7 +386,11 @@ impl<'a> Model<'a> {
                 service.id(),
                 port["port"],
                 self.where_(container),
-                container.binary.map_or("?", |binary| binary.name),
+                container
+                    .binary
+                    .map(|binary| binary.name)
+                    .or(container.database.map(|database| database.name))
+                    .unwrap_or("?"),
             ));
         }
         Ok((container, listens))
@@ -318,5 +404,7 @@ pub fn check(objects: &[Object], repo: &Repo) -> Vec<Finding> {
     model.check_service_ports();
     model.check_containers();
     model.check_network_policy();
+    model.check_replicas();
+    model.check_disruption_budgets();
     model.findings
 }

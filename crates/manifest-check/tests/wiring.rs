@@ -3,22 +3,15 @@
 //! manifests in one way per check (the typos these checks exist for) and asserts that the
 //! right check reports it, so no check can silently stop checking.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use manifest_check::*;
-use serde_json::{Value, json};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use serde_json::json;
+use support::*;
 
 fn load() -> (Vec<Object>, Repo) {
     let objects = load_dir(&root().join("kubernetes")).expect("read kubernetes/*.yaml");
-    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
-    let repo = runtime
-        .block_on(Repo::load(&root()))
-        .expect("ask the routers, read the docs");
-    (objects, repo)
+    (objects, repo())
 }
 
 #[test]
@@ -62,45 +55,6 @@ fn kubernetes_manifests_are_wired() {
             .join("\n  ")
     );
 }
-
-/// The object `kind/name` of a copy of the manifests.
-fn obj<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut Value {
-    &mut objects
-        .iter_mut()
-        .find(|o| o.kind() == kind && o.name() == name)
-        .unwrap_or_else(|| panic!("{kind}/{name} not found"))
-        .value
-}
-
-fn at<'a>(value: &'a mut Value, pointer: &str) -> &'a mut Value {
-    value
-        .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("{pointer} not found"))
-}
-
-fn deployment<'a>(objects: &'a mut [Object], name: &str) -> &'a mut Value {
-    obj(objects, "Deployment", name)
-}
-
-/// The `env` list of the first container of `deployment`.
-fn env_list<'a>(objects: &'a mut [Object], deployment_name: &str) -> &'a mut Vec<Value> {
-    at(
-        deployment(objects, deployment_name),
-        "/spec/template/spec/containers/0/env",
-    )
-    .as_array_mut()
-    .unwrap()
-}
-
-/// The `env` entry `var` of the first container of `deployment`.
-fn env<'a>(objects: &'a mut [Object], deployment_name: &str, var: &str) -> &'a mut Value {
-    env_list(objects, deployment_name)
-        .iter_mut()
-        .find(|entry| entry["name"] == var)
-        .unwrap_or_else(|| panic!("{deployment_name} sets no {var}"))
-}
-
-type Break = fn(&mut Vec<Object>, &mut Repo);
 
 #[test]
 fn each_check_catches_its_typo() {
@@ -432,23 +386,6 @@ fn each_check_catches_its_typo() {
     ];
 
     let (objects, repo) = load();
-    let mut missed = Vec::new();
-    for (what, check_name, needle, break_it) in cases {
-        let (mut objects, mut repo) = (objects.clone(), repo.clone());
-        break_it(&mut objects, &mut repo);
-        let findings = manifest_check::check(&objects, &repo);
-        let caught = findings
-            .iter()
-            .find(|f| f.check == check_name && f.message.contains(needle));
-        if let Some(finding) = caught {
-            // Shown with `cargo test -- --nocapture`: what each typo looks like when caught.
-            println!("{what}:\n    {finding}");
-        } else {
-            missed.push(format!(
-                "{what}: expected a [{check_name}] finding containing {needle:?}, got {:#?}",
-                findings.iter().map(ToString::to_string).collect::<Vec<_>>()
-            ));
-        }
-    }
+    let missed = missed(&objects, &repo, cases);
     assert!(missed.is_empty(), "{}", missed.join("\n"));
 }

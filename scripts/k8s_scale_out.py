@@ -1,0 +1,236 @@
+"""Stage 5, scale-out (kubernetes/stages/5-scale-out), on a real cluster (scripts/k8s-e2e.py).
+
+users-api and tasks-api run three replicas each on one PostgreSQL (a StatefulSet whose data is on
+a PersistentVolumeClaim). After the walk-through and GET /network of every scenario:
+  - the claim is Bound to a volume, and PostgreSQL's files on it belong to uid 999;
+  - each Service spreads requests: over 30 GET /network, each on a new connection as curl makes
+    them, name at least two different Pods;
+  - the data is shared: a user signed up through one users Pod logs in through the others, a
+    task stored through one tasks Pod is listed by the others (Pod IPs, straight from the node);
+  - the data survives the database Pod: deleted, the StatefulSet recreates it on the same claim,
+    users and tasks answer 503 (or have no Ready Pod) meanwhile and heal without restarting, the
+    task still there.
+
+This cluster has no volume provisioner (minikube has a default StorageClass): the test, not the
+stage, makes a hostPath PersistentVolume bound in advance to the claim the StatefulSet will make.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from cluster_kit import NAMESPACE, PART_OF, call, check, is_error_json, note
+
+STAGE = "5-scale-out"
+ROOT = Path(__file__).resolve().parent.parent
+CLAIM = "postgres-data-postgres-statefulset-0"
+VOLUME = "kub-network-postgres-volume"
+VOLUME_DIR = Path(tempfile.gettempdir()) / "kub-network-postgres-volume"
+POSTGRES_POD = "postgres-statefulset-0"
+POSTGRES_UID = 999
+# More than 30, as the lesson asks; kube-proxy (iptables) picks a Pod per connection at random,
+# so two Pods at least are all but certain (a single one: 3 * (1/3)^36).
+SPREAD_REQUESTS = 36
+
+
+def create_postgres_secret(cluster):
+    # kubernetes/README.md: kubectl create secret generic postgres-secret --from-literal=POSTGRES_PASSWORD="$(openssl rand -hex 24)"
+    cluster.run("create", "secret", "generic", "postgres-secret", "-n", NAMESPACE,
+                f"--from-literal=POSTGRES_PASSWORD={secrets.token_hex(24)}")
+
+
+def provide_volume(cluster):
+    """A hostPath PersistentVolume for the claim of postgres-statefulset-0, in an empty folder
+    owned by PostgreSQL's uid (the kubelet applies no fsGroup to a hostPath)."""
+    remove_volume_folder()
+    VOLUME_DIR.mkdir(mode=0o700)
+    os.chown(VOLUME_DIR, POSTGRES_UID, POSTGRES_UID)
+    volume = {
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": VOLUME, "labels": {"app.kubernetes.io/part-of": "kub-network"}},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "",
+            "claimRef": {"namespace": NAMESPACE, "name": CLAIM},
+            "hostPath": {"path": str(VOLUME_DIR), "type": "Directory"},
+        },
+    }
+    cluster.run("apply", "-f", "-", stdin=json.dumps(volume))
+
+
+def remove_volume_folder():
+    shutil.rmtree(VOLUME_DIR, ignore_errors=True)
+
+
+def apply_stage(cluster):
+    """`kubectl apply -k kubernetes/stages/5-scale-out`, except on a cluster older than 1.21
+    (policy/v1 PodDisruptionBudgets): there the same objects, the budgets as policy/v1beta1."""
+    cluster.create_secret()
+    create_postgres_secret(cluster)
+    provide_volume(cluster)
+    stage = str(ROOT / "kubernetes/stages" / STAGE)
+    if "policy/v1" in cluster.run("api-versions").split():
+        cluster.run("apply", "-k", stage)
+        return
+    rendered = cluster.run("kustomize", stage)
+    cluster.run("apply", "-f", "-",
+                stdin=rendered.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n"))
+    note("this cluster predates policy/v1 (Kubernetes 1.21): `kubectl kustomize`'s output "
+         "applied with the PodDisruptionBudgets as policy/v1beta1")
+
+
+def ready_pods(cluster, app):
+    return [p for p in cluster.pods(app)
+            if p["status"].get("containerStatuses")
+            and all(s["ready"] for s in p["status"]["containerStatuses"])]
+
+
+def wait_endpoints(cluster, service, count, timeout=60):
+    """Until the Service has `count` ready endpoints (kube-proxy follows a moment later)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        subsets = cluster.get("endpoints", service).get("subsets") or []
+        if sum(len(s.get("addresses") or []) for s in subsets) >= count:
+            time.sleep(1)
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def database_on_its_claim(cluster):
+    claim = cluster.get("pvc", CLAIM)
+    pgdata = VOLUME_DIR / "pgdata"
+    version = (pgdata / "PG_VERSION").read_text().strip() if (pgdata / "PG_VERSION").exists() else None
+    owner = pgdata.stat().st_uid if pgdata.exists() else None
+    check(f"{STAGE}: the database's claim is Bound, its files on the volume belong to uid {POSTGRES_UID}",
+          claim["status"].get("phase") == "Bound" and claim["spec"].get("volumeName") == VOLUME
+          and version is not None and owner == POSTGRES_UID,
+          f"{CLAIM} {claim['status'].get('phase')} to {claim['spec'].get('volumeName')} "
+          f"({claim['status'].get('capacity', {}).get('storage')}, hostPath {VOLUME_DIR}); "
+          f"pgdata/PG_VERSION {version}, owner uid {owner}")
+
+
+def service_spreads_requests(cluster, app, url):
+    """GET /network through the Service, a new connection each time: which Pods answer."""
+    replicas = cluster.get("deployment", f"{app}-deployment")["spec"]["replicas"]
+    wait_endpoints(cluster, f"{app}-service", replicas)
+    ready = {p["metadata"]["name"] for p in ready_pods(cluster, app)}
+    answered, failed = {}, []
+    for _ in range(SPREAD_REQUESTS):
+        status, network = call("GET", f"{url}/network", timeout=5)
+        name = network.get("pod", {}).get("name") if status == 200 else None
+        if name:
+            answered[name] = answered.get(name, 0) + 1
+        else:
+            failed.append(status)
+    counts = ", ".join(f"{name.rsplit('-', 1)[-1]}: {n}" for name, n in sorted(answered.items()))
+    check(f"{STAGE}: {app}-service spreads {SPREAD_REQUESTS} GET /network over its Pods "
+          f"(at least 2 of {replicas})",
+          len(answered) >= 2 and set(answered) <= ready and not failed,
+          f"{len(answered)} Pods answered ({counts}); {len(ready)} Ready; failed {failed}")
+
+
+def data_shared_between_pods(cluster, token):
+    """Straight to the Pods' IPs from the node: written through one, read through the others."""
+    users = sorted(ready_pods(cluster, "users"), key=lambda p: p["metadata"]["name"])
+    tasks = sorted(ready_pods(cluster, "tasks"), key=lambda p: p["metadata"]["name"])
+    short = lambda pod: pod["metadata"]["name"].rsplit("-", 1)[-1]
+    at = lambda pod, port: f"http://{pod['status']['podIP']}:{port}"
+    login = {"email": f"shared-{secrets.token_hex(4)}@test.com", "password": "testers"}
+    signup, _ = call("POST", f"{at(users[0], 8080)}/signup", login)
+    logins = [call("POST", f"{at(pod, 8080)}/login", login)[0] for pod in users[1:]]
+    check(f"{STAGE}: a user signed up through one users Pod logs in through the others",
+          len(users) >= 2 and signup == 201 and logins and all(s == 200 for s in logins),
+          f"signup {signup} via {short(users[0])} ({users[0]['status']['podIP']}), login "
+          + ", ".join(f"{s} via {short(p)} ({p['status']['podIP']})" for s, p in zip(logins, users[1:])))
+    title = f"{STAGE} task {secrets.token_hex(3)}"
+    status, body = call("POST", f"{at(tasks[0], 8000)}/tasks", {"title": title, "text": "shared"}, token)
+    read = {}
+    for pod in tasks[1:]:
+        got, page = call("GET", f"{at(pod, 8000)}/tasks", token=token)
+        read[short(pod)] = got == 200 and title in [t["title"] for t in page.get("tasks", [])]
+    check(f"{STAGE}: a task stored through one tasks Pod is listed by the others",
+          len(tasks) >= 2 and status == 201 and read and all(read.values()),
+          f"POST {status} via {short(tasks[0])} ({tasks[0]['status']['podIP']}); listed by {read}")
+    return title
+
+
+def restarts(cluster):
+    return {p["metadata"]["name"]: sum(s["restartCount"] for s in p["status"]["containerStatuses"])
+            for app in ("users", "tasks") for p in cluster.pods(app)}
+
+
+def data_survives_the_database_pod(cluster, urls, token, title):
+    """The database Pod deleted: tasks' GET /tasks and users' /readyz (503 while the database
+    is unreachable), through their Services, until both are back."""
+    before = restarts(cluster)
+    old = cluster.get("pod", POSTGRES_POD)
+    probes = {"tasks": lambda: call("GET", f"{urls['tasks']}/tasks", token=token, timeout=5),
+              "users": lambda: call("GET", f"{urls['users']}/readyz", timeout=5)}
+    cluster.run("delete", "pod", "-n", NAMESPACE, POSTGRES_POD, "--wait=false")
+    deleted = time.time()
+    failures, healed, listed = {app: {} for app in probes}, {}, None
+    while time.time() - deleted < 150 and len(healed) < len(probes):
+        for app, probe in probes.items():
+            if app in healed:
+                continue
+            try:
+                status, body = probe()
+            except OSError:
+                status, body = "no connection", None
+            if status == 200 and failures[app]:
+                healed[app] = time.time() - deleted
+                if app == "tasks":
+                    listed = [t["title"] for t in body.get("tasks", [])]
+            elif status != 200:
+                kind = "503 JSON" if status == 503 and is_error_json(body) else str(status)
+                failures[app][kind] = failures[app].get(kind, 0) + 1
+        time.sleep(0.2)
+    new = cluster.get("pod", POSTGRES_POD)
+    claim_of = lambda pod: [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
+                            if "persistentVolumeClaim" in v]
+    ready = all(s["ready"] for s in new["status"].get("containerStatuses") or [{"ready": False}])
+    check(f"{STAGE}: the deleted database Pod is recreated by the StatefulSet on the same claim",
+          new["metadata"]["uid"] != old["metadata"]["uid"] and ready
+          and claim_of(new) == claim_of(old) == [CLAIM],
+          f"{POSTGRES_POD} uid {old['metadata']['uid'][:8]} -> {new['metadata']['uid'][:8]}, "
+          f"claim {claim_of(new)}, IP {old['status'].get('podIP')} -> {new['status'].get('podIP')}")
+    # A failure is a 503 JSON (the Pod is up, the database not), or no connection at all (no
+    # Pod of the Service Ready, so no endpoint): never a 500 or a hang.
+    expected = {"503 JSON", "no connection"}
+    check(f"{STAGE}: ... meanwhile tasks and users answer 503 or have no Ready Pod, then heal, "
+          "the task still listed",
+          set(healed) == set(probes) and title in (listed or [])
+          and all(set(kinds) <= expected for kinds in failures.values()),
+          "; ".join(f"{app}: failed {failures[app]}, 200 again "
+                    + (f"after {healed[app]:.1f} s" if app in healed else "never within 150 s")
+                    for app in probes)
+          + (f"; {len(listed)} tasks listed" if listed is not None else ""))
+    status, _ = call("POST", f"{urls['users']}/login",
+                     {"email": f"missing-{secrets.token_hex(4)}@test.com", "password": "testers"})
+    after = restarts(cluster)
+    check(f"{STAGE}: ... without restarting any users or tasks Pod",
+          after == before and status == 401,
+          f"{len(after)} Pods, restarts {sum(before.values())} -> {sum(after.values())}; "
+          f"users answers {status} to an unknown login")
+
+
+def network_policies_admitted(cluster):
+    names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
+    check(f"{STAGE}: NetworkPolicies admitted, postgres-network-policy among them",
+          "postgres-network-policy" in names and len(names) == 4, str(names))
+
+
+def scale_out_checks(cluster, urls, token):
+    database_on_its_claim(cluster)
+    network_policies_admitted(cluster)
+    for app in ("users", "tasks"):
+        service_spreads_requests(cluster, app, urls[app])
+    title = data_shared_between_pods(cluster, token)
+    data_survives_the_database_pod(cluster, urls, token, title)
