@@ -18,12 +18,20 @@
 # .md and prints the Markdown tables. Targets are reported, never asserted: the exit code says
 # only whether the harness itself worked.
 #
+# PostgreSQL beside the file store: a server of its own (initdb into the temporary folder, a free
+# loopback port, durability at its defaults: fsync and synchronous_commit on, as the file store
+# fsyncs too) serves a second tasks-api (DATABASE_URL, same auth-api), seeded with the same
+# users' tasks over HTTP; it gets the same GET and POST runs, between the same ceiling runs, and
+# a ceiling of its own: `ceiling front-db`, the same hop plus one bare query on a pool of 10.
+# Binaries from PG_BINDIR, pg_config --bindir or /usr/lib/postgresql/<version>/bin (Debian's
+# postgresql package is installed when none is found); run as nobody when the script is root.
+#
 # Overrides (environment): BENCH_DURATION (s per route), BENCH_CONNECTIONS, BENCH_THREADS,
 # BENCH_GROWTH_TASKS, BENCH_GROWTH_DURATION, BENCH_GROWTH_ROUNDS, BENCH_USERS, BENCH_TASKS_PER_USER,
 # BENCH_ARGON2_ROUNDS, BENCH_FULL_BUDGET (store budget of the full-volume phase: the manifests'
 # STORE_BUDGET, 8Mi in smoke), BENCH_FULL_ROUNDS, BENCH_BASELINE (a git revision; unset: none),
 # BENCH_AB_ROUNDS and BENCH_AB_DURATION (the alternating before/after rounds: 6 of 5 s),
-# BENCH_KEEP=1 (keep the temporary folder and its logs),
+# BENCH_KEEP=1 (keep the temporary folder and its logs), PG_BINDIR (PostgreSQL's server binaries),
 # BENCH_SKIP_BUILD=1 (use the binaries already in target/release).
 set -euo pipefail
 
@@ -60,6 +68,23 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 command -v hyperfine >/dev/null || missing+=(hyperfine)
 command -v curl >/dev/null || missing+=(curl)
+pg_bindir() { # PostgreSQL's server binaries: PG_BINDIR, pg_config --bindir, or Debian's newest
+  local dir
+  if [[ -n ${PG_BINDIR:-} ]]; then
+    [[ -x $PG_BINDIR/postgres ]] || return 1
+    echo "$PG_BINDIR"
+    return 0
+  fi
+  for dir in "$(pg_config --bindir 2>/dev/null || true)" \
+    $(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin 2>/dev/null | sort -V -r); do
+    if [[ -n $dir && -x $dir/postgres && -x $dir/initdb && -x $dir/psql && -x $dir/pg_isready ]]; then
+      echo "$dir"
+      return 0
+    fi
+  done
+  return 1
+}
+[[ -n ${PG_BINDIR:-} ]] || pg_bindir >/dev/null || missing+=(postgresql)
 if ((${#missing[@]})); then
   log "installing ${missing[*]} (apt-get)"
   sudo=()
@@ -72,13 +97,27 @@ if ((${#missing[@]})); then
   rm -f "$aptlog"
 fi
 command -v python3 >/dev/null || die "python3 is needed (seeding and the report)"
+PG_BIN=$(pg_bindir) || die "PostgreSQL's server binaries (initdb, postgres, psql, pg_isready) not found${PG_BINDIR:+ in PG_BINDIR=$PG_BINDIR}: install Debian's postgresql package or set PG_BINDIR"
+PG_AS=() # PostgreSQL refuses to run as root: as nobody, then
+if [[ $(id -u) == 0 ]]; then
+  if command -v setpriv >/dev/null; then
+    PG_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  else
+    PG_AS=(runuser -u nobody --)
+  fi
+fi
+
+# The services' stores come from this script alone: the file store unless it passes DATABASE_URL.
+unset DATABASE_URL DATABASE_POOL_SIZE DATABASE_TIMEOUT
 
 # --- processes: every one we start is remembered by PID and stopped on exit -----------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kub-bench.XXXXXX")
 declare -A PIDS=()
-stop_pid() { # stop_pid <pid>: SIGTERM, wait up to 10 s, then SIGKILL
-  local pid=$1 tries=0
-  kill -TERM "$pid" 2>/dev/null || return 0
+# PostgreSQL gets SIGINT, its fast shutdown (SIGTERM would wait for its clients to leave).
+declare -A STOP_SIGNAL=([pg]=INT)
+stop_pid() { # stop_pid <pid> [signal]: the signal (TERM), wait up to 10 s, then SIGKILL
+  local pid=$1 signal=${2:-TERM} tries=0
+  kill -"$signal" "$pid" 2>/dev/null || return 0
   while kill -0 "$pid" 2>/dev/null && ((tries < 100)); do
     sleep 0.1
     tries=$((tries + 1))
@@ -89,7 +128,7 @@ stop_pid() { # stop_pid <pid>: SIGTERM, wait up to 10 s, then SIGKILL
 stop() { # stop <name>
   local name=$1
   [[ -n ${PIDS[$name]:-} ]] || return 0
-  stop_pid "${PIDS[$name]}"
+  stop_pid "${PIDS[$name]}" "${STOP_SIGNAL[$name]:-TERM}"
   unset "PIDS[$name]"
 }
 BASE_DIR=$ROOT/target/bench-baseline # BENCH_BASELINE's worktree (src) and build (target)
@@ -102,7 +141,8 @@ remove_worktree() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  for name in "${!PIDS[@]}"; do stop "$name"; done
+  for name in "${!PIDS[@]}"; do [[ $name == pg ]] || stop "$name"; done
+  stop pg # last: its clients are gone
   [[ -z ${BENCH_BASELINE:-} ]] || remove_worktree
   if [[ ${BENCH_KEEP:-0} == 1 || $status != 0 ]]; then
     echo "bench: logs and data kept in $WORK" >&2
@@ -253,7 +293,8 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 log "$MODE run on $CORES cores, load average $LOAD_BEFORE; work folder $WORK"
 
-read -r AUTH_PORT USERS_PORT TASKS_PORT BACK_PORT FRONT_PORT SPARE_PORT < <(free_ports 6)
+read -r AUTH_PORT USERS_PORT TASKS_PORT BACK_PORT FRONT_PORT SPARE_PORT PG_PORT TASKS_PG_PORT \
+  DB_FRONT_PORT < <(free_ports 9)
 JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 mkdir -p "$WORK/users" "$WORK/tasks" "$WORK/growth"
 
@@ -271,11 +312,53 @@ start tasks PORT="$TASKS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" TASKS_FOLDER=
   "$MANY_TASKS" -- "$BIN/tasks-api"
 start ceiling-backend -- "$BIN/ceiling" backend "$BACK_PORT"
 start ceiling-front -- "$BIN/ceiling" front "$FRONT_PORT" "$BACK_PORT"
+
+# PostgreSQL, a server of this run's own in $WORK/pg. Durability stays at its defaults (fsync=on,
+# synchronous_commit=on: a commit returns once its WAL is flushed), as the file store fsyncs
+# every append it acknowledges. initdb's --no-sync only skips syncing initdb's own files.
+log "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') from $PG_BIN on port $PG_PORT"
+mkdir -p "$WORK/pg"
+if ((${#PG_AS[@]})); then
+  chmod 711 "$WORK" # nobody may pass through to its own folder, not list the rest
+  chown 65534:65534 "$WORK/pg"
+fi
+pushd "$WORK/pg" >/dev/null # the server user's working directory
+"${PG_AS[@]}" "$PG_BIN/initdb" --auth=trust --username=postgres --encoding=UTF8 --no-locale \
+  --no-sync --no-instructions -D "$WORK/pg/data" >"$WORK/pg-initdb.log" 2>&1 ||
+  { cat "$WORK/pg-initdb.log" >&2; die "initdb failed"; }
+start pg -- "${PG_AS[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" \
+  -c listen_addresses=127.0.0.1 -c unix_socket_directories=
+popd >/dev/null
+psql_at() { # psql_at <database> <psql args…>: unaligned, tuples only, stop at the first error
+  local database=$1
+  shift
+  "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d "$database" -v ON_ERROR_STOP=1 -qAt "$@"
+}
+deadline=$((SECONDS + 60))
+until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; do
+  kill -0 "${PIDS[pg]}" 2>/dev/null || { tail -20 "$WORK/pg.log" >&2; die "postgres exited"; }
+  ((SECONDS < deadline)) || { tail -20 "$WORK/pg.log" >&2; die "postgres not ready after 60 s"; }
+  sleep 0.1
+done
+psql_at postgres -c 'CREATE DATABASE bench'
+PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/bench"
+record "$(psql_at bench -c "SELECT json_build_object('kind', 'pg', 'version', current_setting('server_version'),
+  'fsync', current_setting('fsync'), 'synchronous_commit', current_setting('synchronous_commit'),
+  'wal_sync_method', current_setting('wal_sync_method'), 'full_page_writes', current_setting('full_page_writes'),
+  'shared_buffers', current_setting('shared_buffers'), 'max_connections', current_setting('max_connections'))")"
+# The same tasks-api binary with DATABASE_URL (pool: DATABASE_POOL_SIZE's default of 10, as the
+# database ceiling's), verified by the same auth-api.
+start tasks-pg PORT="$TASKS_PG_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" TASKS_FOLDER="$WORK/tasks-pg" \
+  DATABASE_URL="$PG_URL" "$MANY_TASKS" -- "$BIN/tasks-api"
+start ceiling-db -- "$BIN/ceiling" front-db "$DB_FRONT_PORT" "$BACK_PORT" "$PG_URL"
+
 wait_ready auth "$AUTH_PORT"
 wait_ready users "$USERS_PORT"
 wait_ready tasks "$TASKS_PORT"
 wait_ready ceiling-backend "$BACK_PORT"
 wait_ready ceiling-front "$FRONT_PORT"
+wait_ready tasks-pg "$TASKS_PG_PORT"
+wait_ready ceiling-db "$DB_FRONT_PORT"
 
 log "seeding $BENCH_USERS users, $BENCH_TASKS_PER_USER tasks each (over HTTP)"
 python3 "$BENCH_DIR/lib/seed.py" "$USERS_PORT" "$TASKS_PORT" "$BENCH_USERS" "$BENCH_TASKS_PER_USER" \
@@ -284,6 +367,10 @@ read -r EMAIL PASSWORD TOKEN SUB < <(python3 -c '
 import json, sys
 u = json.load(open(sys.argv[1]))["users"][0]
 print(u["email"], u["password"], u["token"], u["sub"])' "$WORK/seed.json")
+# The same users' tasks into PostgreSQL, the same way; then ANALYZE, as autovacuum would soon.
+python3 "$BENCH_DIR/lib/seed.py" --tasks-only "$TASKS_PG_PORT" "$WORK/seed.json" "$BENCH_TASKS_PER_USER" \
+  >"$WORK/seed-pg.json"
+psql_at bench -c 'ANALYZE tasks.tasks'
 if [[ -n $BASE_BIN ]]; then # the baseline tasks-api, on a copy of the same seeded store
   mkdir -p "$WORK/base-tasks"
   cp "$WORK/tasks/tasks.jsonl" "$WORK/base-tasks/"
@@ -302,9 +389,11 @@ D=$BENCH_DURATION
 TASKS_URL="http://127.0.0.1:$TASKS_PORT/tasks"
 BASE_URL=
 [[ -z $BASE_BIN ]] || BASE_URL="http://127.0.0.1:$SPARE_PORT/tasks"
+PG_TASKS_URL="http://127.0.0.1:$TASKS_PG_PORT/tasks"
+DB_FRONT_URL="http://127.0.0.1:$DB_FRONT_PORT/"
 log "wrk: ${BENCH_CONNECTIONS} connections, ${BENCH_THREADS} threads, ${D}s per route"
 if [[ $MODE == full ]]; then # warm keep-alive pools and allocators; not recorded
-  for url in "http://127.0.0.1:$FRONT_PORT/" "$TASKS_URL" $BASE_URL; do
+  for url in "http://127.0.0.1:$FRONT_PORT/" "$DB_FRONT_URL" "$TASKS_URL" "$PG_TASKS_URL" $BASE_URL; do
     BENCH_LUA_DIR="$BENCH_DIR/wrk" BENCH_TOKEN=$TOKEN wrk -t"$BENCH_THREADS" -c"$BENCH_CONNECTIONS" \
       -d2s -s "$BENCH_DIR/wrk/get_tasks.lua" "$url" >/dev/null
   done
@@ -312,25 +401,48 @@ fi
 rss after-seed auth users tasks ${BASE_URL:+base-tasks}
 run_wrk ceiling-1 ceiling.lua "http://127.0.0.1:$FRONT_PORT/" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-ceiling ceiling-front ceiling-backend
+run_wrk ceiling-db-1 ceiling.lua "$DB_FRONT_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
+rss after-ceiling ceiling-db
 run_wrk login login.lua "http://127.0.0.1:$USERS_PORT/login" "$D" "" "" \
   BENCH_EMAIL="$EMAIL" BENCH_PASSWORD="$PASSWORD"
 rss after-login auth users tasks
-# With a baseline, its tasks-api runs each route too, served by the same auth-api, between the
-# same two ceiling runs: GET current then baseline, POST baseline then current, so a drift of
-# the machine's speed during the run favours neither.
+# The PostgreSQL tasks-api, and with a baseline its tasks-api, run each route too, served by the
+# same auth-api, between the same ceiling runs, in mirrored order: GET file, baseline,
+# PostgreSQL; POST PostgreSQL, baseline, file. A drift of the machine's speed during the run
+# favours none of them, and each pair of ceiling runs brackets the routes it is compared with.
 run_wrk get-tasks get_tasks.lua "$TASKS_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-get-tasks auth users tasks
 if [[ -n $BASE_URL ]]; then
   run_wrk base-get-tasks get_tasks.lua "$BASE_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
   rss after-get-tasks base-tasks
+fi
+run_wrk pg-get-tasks get_tasks.lua "$PG_TASKS_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
+rss after-get-tasks tasks-pg
+[[ $SUB =~ ^[0-9a-f-]+$ ]] || die "unexpected user id $SUB"
+owner_tasks() { psql_at bench -c "SELECT count(*) FROM tasks.tasks WHERE owner = '$SUB'"; }
+PG_OWNER_BEFORE=$(owner_tasks) # each POST counts them: its cost grows with them
+run_wrk pg-post-tasks post_tasks.lua "$PG_TASKS_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
+rss after-post-tasks tasks-pg
+# What autovacuum and the next checkpoint would do about the rows just inserted, done now, so
+# PostgreSQL's background work does not land in the file store's run.
+psql_at bench -c 'VACUUM (ANALYZE) tasks.tasks' -c 'CHECKPOINT'
+if [[ -n $BASE_URL ]]; then
   run_wrk base-post-tasks post_tasks.lua "$BASE_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
   rss after-post-tasks base-tasks
 fi
 run_wrk post-tasks post_tasks.lua "$TASKS_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-post-tasks auth users tasks
+run_wrk ceiling-db-2 ceiling.lua "$DB_FRONT_URL" "$D" "" "" BENCH_TOKEN="$TOKEN"
+rss after-ceiling ceiling-db
 run_wrk ceiling-2 ceiling.lua "http://127.0.0.1:$FRONT_PORT/" "$D" "" "" BENCH_TOKEN="$TOKEN"
 rss after-ceiling ceiling-front ceiling-backend
 curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$TASKS_URL" || die "GET /tasks fails after the load"
+curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$PG_TASKS_URL" ||
+  die "GET /tasks (PostgreSQL) fails after the load"
+record "{\"kind\":\"pg-rows\",\"tasks\":$(psql_at bench -c 'SELECT count(*) FROM tasks.tasks'),\"owner_tasks_before_post\":$PG_OWNER_BEFORE,\"owner_tasks\":$(owner_tasks),\"database_bytes\":$(psql_at bench -c "SELECT pg_database_size('bench')")}"
+stop ceiling-db
+stop tasks-pg
+stop pg
 
 # --- before/after, alternating ----------------------------------------------------------------
 # The machine's speed drifts by up to ±20% within a run (compare the two ceiling runs), more
@@ -531,6 +643,6 @@ python3 "$BENCH_DIR/lib/report.py" "$RESULTS" "$OUT" \
   growth_tasks="$BENCH_GROWTH_TASKS" growth_duration_s="$GD" stamp="$STAMP" elapsed_s="$SECONDS" \
   commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   dirty="$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null && echo no || echo yes)" \
-  baseline="$BASE_REV" \
+  baseline="$BASE_REV" pg_pool_size=10 \
   cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "bench: results in ${OUT#"$ROOT"/}.json and .md" >&2

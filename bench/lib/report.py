@@ -209,6 +209,94 @@ def before_after_md(rows, meta):
     return md
 
 
+def backends(rows, wrk, rss_by_phase, ceiling_rps, meta):
+    """The file store beside PostgreSQL: run.sh's "<route>" and "pg-<route>" runs (the same
+    tasks-api binary, auth-api and wrk settings), and PostgreSQL beside its own ceiling, the
+    mean of "ceiling-db-1" and "ceiling-db-2" (the ceiling's hop plus one bare query on a pool
+    like the service's), which bracket both backends' runs. None when the run had no
+    PostgreSQL."""
+    db_ceilings = [wrk[name] for name in ("ceiling-db-1", "ceiling-db-2") if name in wrk]
+    if "pg-get-tasks" not in wrk or not db_ceilings:
+        return None
+    db_rps = statistics.mean(c["rps"] for c in db_ceilings)
+    db_p99_ms = statistics.mean(c["p99_us"] for c in db_ceilings) / 1e3
+
+    def errors(r):
+        return r["non2xx"] + sum(r["socket_errors"].values())
+
+    routes = []
+    for name, label in (("get-tasks", "GET /tasks (page of 20)"), ("post-tasks", "POST /tasks")):
+        f, p = wrk[name], wrk["pg-" + name]
+        routes.append({
+            "route": label,
+            "file": {"rps": f["rps"], "p50_ms": f["p50_us"] / 1e3, "p99_ms": f["p99_us"] / 1e3,
+                     "errors": errors(f), "rps_vs_ceiling": f["rps"] / ceiling_rps},
+            "postgres": {"rps": p["rps"], "p50_ms": p["p50_us"] / 1e3, "p99_ms": p["p99_us"] / 1e3,
+                         "errors": errors(p), "requests": p["requests"],
+                         "rps_vs_db_ceiling": p["rps"] / db_rps,
+                         "p99_vs_db_ceiling": p["p99_us"] / 1e3 / db_p99_ms},
+            "postgres_vs_file_rps": p["rps"] / f["rps"],
+        })
+    tasks_pg = {phase: rss_by_phase.get(phase, {}).get("tasks-pg")
+                for phase in ("after-get-tasks", "after-post-tasks")}
+    return {
+        "settings": next((r for r in rows if r["kind"] == "pg"), {}),
+        "pool_size": int(meta.get("pg_pool_size", 10)),
+        "db_ceiling": {"runs": db_ceilings, "rps": db_rps, "p99_ms": db_p99_ms,
+                       "rps_vs_hop_ceiling": db_rps / ceiling_rps},
+        "routes": routes,
+        "stored": wrk["pg-post-tasks"]["requests"] - wrk["pg-post-tasks"]["non2xx"],
+        "rows": next((r for r in rows if r["kind"] == "pg-rows"), {}),
+        "tasks_pg_rss": tasks_pg,
+    }
+
+
+def backends_md(b, ceiling_rps):
+    if not b:
+        return []
+    pg = b["settings"]
+    md = [f"Backends: the file store beside PostgreSQL {pg.get('version', '?')}, a server of the "
+          "run's own with PostgreSQL's default durability, as the file store fsyncs every append "
+          f"it acknowledges: fsync={pg.get('fsync', '?')}, synchronous_commit="
+          f"{pg.get('synchronous_commit', '?')}, wal_sync_method={pg.get('wal_sync_method', '?')}"
+          f" (shared_buffers={pg.get('shared_buffers', '?')}). Its runs use the same tasks-api "
+          f"binary, with DATABASE_URL and a pool of {b['pool_size']} connections (each pinged "
+          "before it is handed out), the same auth-api, seeded tasks and wrk settings, between "
+          "the same ceiling runs (GET file then PostgreSQL, POST PostgreSQL then file). PostgreSQL's "
+          "ceiling is `ceiling front-db`: the ceiling's hop plus one `SELECT $1::int8` on a pool "
+          f"of the same size: " + ", ".join(
+              f"{c['name']} {c['rps']:.0f} req/s (p99 {c['p99_us'] / 1e3:.2f} ms)"
+              for c in b["db_ceiling"]["runs"])
+          + f", {b['db_ceiling']['rps_vs_hop_ceiling']:.2f}× the hop-only ceiling's {ceiling_rps:.0f}.",
+          "",
+          "| route | file req/s | file p99 ms | PostgreSQL req/s | PostgreSQL p99 ms "
+          "| PostgreSQL ceiling req/s | PostgreSQL × its ceiling req/s | PostgreSQL × its ceiling p99 "
+          "| PostgreSQL × file req/s | errors (file / PostgreSQL) |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in b["routes"]:
+        f, p = r["file"], r["postgres"]
+        md.append(f"| {r['route']} | {f['rps']:.0f} | {f['p99_ms']:.2f} | {p['rps']:.0f} | "
+                  f"{p['p99_ms']:.2f} | {b['db_ceiling']['rps']:.0f} | **{p['rps_vs_db_ceiling']:.2f}** | "
+                  f"{p['p99_vs_db_ceiling']:.2f} | {r['postgres_vs_file_rps']:.2f} | "
+                  f"{f['errors']} / {p['errors']} |")
+    md.append("")
+    rows, rss = b["rows"], b["tasks_pg_rss"]
+    line = (f"The PostgreSQL POST run stored {b['stored']:,} tasks, all of one user (each POST "
+            "bumps that user's row in task_counts, which its insert then waits on")
+    if rows.get("owner_tasks_before_post") is not None:
+        line += (f": {rows['owner_tasks_before_post']:,} before the run, "
+                 f"{rows['owner_tasks']:,} after it")
+    line += ")"
+    if rows:
+        line += (f"; the table then held {rows['tasks']:,} tasks, the database "
+                 f"{rows['database_bytes'] / 1e6:.0f} MB")
+    if all(rss.values()):
+        line += (f". tasks-api on PostgreSQL: VmRSS {rss['after-get-tasks']['rss_kib'] / MIB:.1f} MiB "
+                 f"after the GET load, {rss['after-post-tasks']['rss_kib'] / MIB:.1f} MiB after the POST load")
+    md.append(line + ".")
+    return md
+
+
 def main():
     source, out = sys.argv[1], sys.argv[2]
     meta = dict(arg.split("=", 1) for arg in sys.argv[3:])
@@ -337,8 +425,11 @@ def main():
                                   f"{NOT_BELOW_BASELINE}x the baseline {meta['baseline']}'s "
                                   "median, for noise)", f"{ratio:.2f}x", ratio >= NOT_BELOW_BASELINE))
 
+    backend = backends(rows, wrk, rss_by_phase, ceiling_rps, meta)
+
     report = {
         "meta": meta, "ceiling": {"runs": ceilings, "rps": ceiling_rps, "p99_ms": ceiling_p99 / 1e3},
+        "backends": backend,
         "argon2": {**argon2, "bound_rps": argon2_bound}, "routes": routes, "rss": rss_by_phase,
         "growth": growth_summary, "bytes_per_stored_task": bytes_per_task,
         "full_volume": {"services": full, "checks": full_checks, "metrics": full_metrics},
@@ -390,6 +481,9 @@ def main():
         md.append("")
         md.append(f"The POST run stored {stored:,} tasks and tasks-api's RSS grew by "
                   f"~{bytes_per_task:.0f} bytes per task.")
+    if backend:
+        md.append("")
+        md.extend(backends_md(backend, ceiling_rps))
     md.append("")
     md.append(f"Data growth: {n:,} tasks of one user ({growth.get('file_bytes', 0) / 1e6:.0f} MB "
               f"tasks.jsonl), {growth.get('rounds')} round(s) alternating an empty and the seeded "

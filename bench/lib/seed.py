@@ -3,8 +3,11 @@
 {"users": [{"email", "password", "token", "sub"}], "tasks": <created>}.
 
 Usage: seed.py <users-port> <tasks-port> <users> <tasks-per-user>
+       seed.py --tasks-only <tasks-port> <seed.json> <tasks-per-user>
 Signs up and logs in <users> users, then stores <tasks-per-user> tasks for each of them, so
-the first user's GET /tasks page is read from a store shared with other owners.
+the first user's GET /tasks page is read from a store shared with other owners. With
+--tasks-only, stores the tasks of the users of an earlier run's output (their tokens) in
+another tasks-api (the PostgreSQL one), the same way, and prints that output again.
 """
 import base64
 import http.client
@@ -51,9 +54,15 @@ def tasks_for(tasks_port, person, count):
 
 
 def main():
-    users_port, tasks_port, users, per_user = (int(arg) for arg in sys.argv[1:5])
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        people = list(pool.map(lambda index: user(users_port, index), range(users)))
+    if sys.argv[1] == "--tasks-only":
+        tasks_port, per_user = int(sys.argv[2]), int(sys.argv[4])
+        with open(sys.argv[3]) as f:
+            people = json.load(f)["users"]
+        users = len(people)
+    else:
+        users_port, tasks_port, users, per_user = (int(arg) for arg in sys.argv[1:5])
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            people = list(pool.map(lambda index: user(users_port, index), range(users)))
     # Interleave owners: each worker posts for one user, all at once (group commit).
     with ThreadPoolExecutor(max_workers=max(1, users)) as pool:
         created = sum(pool.map(lambda person: tasks_for(tasks_port, person, per_user), people))

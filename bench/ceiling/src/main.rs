@@ -4,8 +4,12 @@
 //! `ceiling front <port> <backend-port>` answers every `GET /` by making one keep-alive HTTP
 //! call to the backend through one shared reqwest client, parsing its JSON and answering a
 //! small JSON of its own (the place of users/tasks).
+//! `ceiling front-db <port> <backend-port> <database-url>` does the same, plus one bare query
+//! (`SELECT $1::int8`) on a bounded sqlx pool configured as the services' (`DATABASE_POOL_SIZE`
+//! connections, 10 by default; a ping before each connection is handed out): the least a
+//! request that checks a token and reads PostgreSQL can cost.
 //!
-//! Both run on tokio's default multi-thread runtime, as the services do, and log nothing.
+//! All run on tokio's default multi-thread runtime, as the services do, and log nothing.
 
 use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
@@ -17,6 +21,10 @@ use axum::{
     routing::{get, post},
 };
 use serde_json::{Value, json};
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
 
 const FIXED: &str = r#"{"message":"Valid token.","uid":"00000000-0000-4000-8000-000000000000"}"#;
 
@@ -24,7 +32,15 @@ const FIXED: &str = r#"{"message":"Valid token.","uid":"00000000-0000-4000-8000-
 struct Front {
     http: reqwest::Client,
     url: String,
+    /// `front-db` only: the pool the bare query runs on.
+    database: Option<PgPool>,
 }
+
+/// The services' pool defaults (`kub_postgres`): `DATABASE_POOL_SIZE` 10, `DATABASE_TIMEOUT`
+/// 2 s to wait for a connection, idle connections closed after a minute.
+const DEFAULT_POOL_SIZE: u32 = 10;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn fixed() -> Response {
     ([("content-type", "application/json")], FIXED).into_response()
@@ -37,14 +53,55 @@ async fn hop(State(front): State<Front>) -> Response {
         .json(&json!({ "token": "x" }))
         .send()
         .await;
-    match answer {
+    let body = match answer {
         Ok(answer) if answer.status().is_success() => match answer.json::<Value>().await {
-            Ok(body) => Json(json!({ "message": "ok", "uid": body["uid"] })).into_response(),
-            Err(error) => (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
+            Ok(body) => body,
+            Err(error) => return (StatusCode::BAD_GATEWAY, error.to_string()).into_response(),
         },
-        Ok(answer) => (StatusCode::BAD_GATEWAY, answer.status().to_string()).into_response(),
-        Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+        Ok(answer) => {
+            return (StatusCode::BAD_GATEWAY, answer.status().to_string()).into_response();
+        }
+        Err(error) => return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+    };
+    let mut reply = json!({ "message": "ok", "uid": body["uid"] });
+    if let Some(database) = &front.database {
+        let row = sqlx::query_scalar::<_, i64>("SELECT $1::int8")
+            .bind(1_i64)
+            .fetch_one(database)
+            .await;
+        match row {
+            Ok(value) => reply["value"] = value.into(),
+            Err(error) => {
+                return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response();
+            }
+        }
     }
+    Json(reply).into_response()
+}
+
+/// A pool like the services' on `url`, checked with one query before the server listens.
+async fn database(url: &str) -> Result<PgPool, String> {
+    let options = url
+        .parse::<PgConnectOptions>()
+        .map_err(|error| format!("DATABASE_URL {url:?}: {error}"))?
+        .application_name("ceiling");
+    let size = match std::env::var("DATABASE_POOL_SIZE") {
+        Ok(size) => size
+            .parse()
+            .map_err(|_| format!("DATABASE_POOL_SIZE={size:?} is not a number"))?,
+        Err(_) => DEFAULT_POOL_SIZE,
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(size)
+        .min_connections(0)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .idle_timeout(IDLE_TIMEOUT)
+        .connect_lazy_with(options);
+    sqlx::query("SELECT 1")
+        .execute(&pool)
+        .await
+        .map_err(|error| format!("the database at {url} cannot be used: {error}"))?;
+    Ok(pool)
 }
 
 fn port(arg: Option<String>) -> Option<u16> {
@@ -56,12 +113,29 @@ async fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let listen = port(args.next());
+    const USAGE: &str = "usage: ceiling backend <port> | ceiling front <port> <backend-port> \
+                         | ceiling front-db <port> <backend-port> <database-url>";
     let router = match (mode.as_str(), listen) {
         ("backend", Some(_)) => Router::new().route("/verify", post(fixed)),
-        ("front", Some(_)) => {
+        ("front" | "front-db", Some(_)) => {
             let Some(backend) = port(args.next()) else {
-                eprintln!("usage: ceiling front <port> <backend-port>");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
+            };
+            let database = if mode == "front-db" {
+                let Some(url) = args.next() else {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                };
+                match database(&url).await {
+                    Ok(pool) => Some(pool),
+                    Err(error) => {
+                        eprintln!("ceiling: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                None
             };
             let http = reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(1))
@@ -72,10 +146,11 @@ async fn main() -> ExitCode {
             Router::new().route("/", get(hop)).with_state(Front {
                 http,
                 url: format!("http://127.0.0.1:{backend}/verify"),
+                database,
             })
         }
         _ => {
-            eprintln!("usage: ceiling backend <port> | ceiling front <port> <backend-port>");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     }
