@@ -15,7 +15,7 @@ use crate::{
 pub const DEFAULT_MIN_PASSWORD_LENGTH: usize = 6;
 
 /// users-api: the lesson's POST /signup and POST /login. Passwords are hashed and checked by
-/// auth-api; users are kept in an append-only file.
+/// auth-api; users are kept in an append-only file, or in PostgreSQL with DATABASE_URL.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "users-api", version)]
 pub struct Config {
