@@ -250,6 +250,7 @@ EOF
     --image-service-endpoint="unix://$STATE/containerd/containerd.sock" --cgroup-driver=cgroupfs \
     --fail-swap-on=false --image-gc-high-threshold=100 --image-gc-low-threshold=99 \
     --eviction-hard='memory.available<100Mi,nodefs.available<1%,imagefs.available<1%' \
+    --volume-stats-agg-period=10s \
     --cluster-dns=$DNS_IP --cluster-domain=cluster.local \
     --allowed-unsafe-sysctls=net.ipv4.ip_unprivileged_port_start
   start kube-proxy "$BIN/kube-proxy" --kubeconfig="$STATE/proxy.kubeconfig" --hostname-override=localhost \

@@ -18,8 +18,12 @@ from cluster_kit import NAMESPACE, call, check, is_error_json, note, wait_answer
 LARGEST_TEXT = "\u0001" * 10_000
 # Each user may store MAX_TASKS_PER_USER (1,000) tasks; five hold more than 200Mi of these.
 FILLERS = 5
-# The kubelet's eviction manager looks at volumes every 10 s.
+# The kubelet's eviction manager looks every 10 s at volume usage that the kubelet measures every
+# --volume-stats-agg-period (1 min by default; 10 s on scripts/k8s-local.sh's cluster).
 EVICTION_WATCH = 30
+# On a loaded machine a measurement (du over the volume) and the eviction after it have taken
+# ~100 s: a wait of 90 s failed once in three runs.
+EVICTION_DEADLINE = 240
 CONTROL_SIZE_LIMIT = "8Mi"
 
 
@@ -136,15 +140,17 @@ def without_budget_the_pod_is_evicted(cluster, urls):
     # 200 of the largest tasks: about 12 MB, past the 8Mi sizeLimit.
     acknowledged, _ = fill(urls["tasks"], [token], most=200)
     stored = len(acknowledged[token])
-    deadline, evicted = time.time() + 90, None
-    while time.time() < deadline and not evicted:
+    written_at, evicted = time.time(), None
+    while time.time() < written_at + EVICTION_DEADLINE and not evicted:
         status = cluster.get("pod", pod)["status"]
         if status.get("reason") == "Evicted":
             evicted = status.get("message", "Evicted")
         time.sleep(1)
     check(f"final: control without STORE_BUDGET (sizeLimit {CONTROL_SIZE_LIMIT}): the kubelet "
           "evicts the tasks Pod", evicted is not None,
-          f"{stored} tasks written; {evicted or 'no eviction within 90 s'}")
+          f"{stored} tasks written; "
+          f"{evicted or f'no eviction within {EVICTION_DEADLINE} s'} "
+          f"({time.time() - written_at:.0f} s after the last write)")
     cluster.ready_pod("tasks", other_than=pod)
     wait_answering(urls["tasks"])
     back, _ = listed(urls["tasks"], token)
