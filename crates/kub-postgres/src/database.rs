@@ -40,6 +40,13 @@ pub enum ConnectError {
     },
 }
 
+/// Why [`Database::prepare`] failed; [`Database::connect`] retries an unreachable server and
+/// names the URL or schema in what it returns.
+enum Unprepared {
+    Sql(sqlx::Error),
+    Migration(MigrateError),
+}
+
 /// Why an operation did not happen, as far as a client is concerned. The database's own
 /// error is logged by [`Database::run`], not returned: it is for operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,19 +83,20 @@ impl Database {
         loop {
             match database.prepare(schema, migrator).await {
                 Ok(()) => break,
-                Err(ConnectError::Unusable { source, .. })
+                Err(Unprepared::Sql(source))
                     if is_unreachable(&source) && started.elapsed() < STARTUP_WAIT =>
                 {
                     tracing::warn!(%url, error = %source, "the database is not reachable yet; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-                Err(ConnectError::Unusable { source, .. }) => {
-                    return Err(ConnectError::Unusable {
-                        url: url.to_string(),
-                        source,
-                    });
+                Err(Unprepared::Sql(source)) => {
+                    let url = url.to_string();
+                    return Err(ConnectError::Unusable { url, source });
                 }
-                Err(other) => return Err(other),
+                Err(Unprepared::Migration(source)) => {
+                    let schema = schema.to_owned();
+                    return Err(ConnectError::Migration { schema, source });
+                }
             }
         }
         tracing::info!(%url, schema, pool_size = settings.database_pool_size, ?timeout, "database ready");
@@ -98,11 +106,7 @@ impl Database {
     /// Creates the schema and applies the migrations. Replicas starting together take turns:
     /// the schema under a transaction-scoped advisory lock (`CREATE SCHEMA IF NOT EXISTS` alone
     /// races), the migrations under the lock sqlx's migrator takes.
-    async fn prepare(&self, schema: &str, migrator: &Migrator) -> Result<(), ConnectError> {
-        let unusable = |source| ConnectError::Unusable {
-            url: String::new(),
-            source,
-        };
+    async fn prepare(&self, schema: &str, migrator: &Migrator) -> Result<(), Unprepared> {
         // One statement (one implicit transaction): nothing stays open if it is cut short.
         let create_schema = format!(
             "DO $$ BEGIN \
@@ -113,17 +117,11 @@ impl Database {
         sqlx::query(&create_schema)
             .execute(&self.pool)
             .await
-            .map_err(unusable)?;
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|source| match source {
-                MigrateError::Execute(source) if is_unreachable(&source) => unusable(source),
-                source => ConnectError::Migration {
-                    schema: schema.to_owned(),
-                    source,
-                },
-            })
+            .map_err(Unprepared::Sql)?;
+        migrator.run(&self.pool).await.map_err(|error| match error {
+            MigrateError::Execute(source) if is_unreachable(&source) => Unprepared::Sql(source),
+            other => Unprepared::Migration(other),
+        })
     }
 
     /// Runs `operation` (named `what` in the logs) under `DATABASE_TIMEOUT`.

@@ -6,7 +6,7 @@
 //!   migrations (embedded in its binary) applied once at start-up under a lock, since several
 //!   replicas start together.
 //! - [`Database::run`]: one operation under the timeout, its error turned into what a client
-//!   is told ([`QueryError`]: the store's [`StorageFailure`]s, or a unique violation).
+//!   is told ([`QueryError`]: the store's [`kub_store::StorageFailure`]s, or a unique violation).
 //!
 //! The SQL of each table lives with its service (`crates/<service>/migrations/`).
 
@@ -14,7 +14,6 @@ mod database;
 mod settings;
 
 pub use database::{ConnectError, Database, QueryError};
-pub use kub_store::StorageFailure;
 pub use settings::{DatabaseSettings, DatabaseUrl};
 
 use std::time::{Duration, SystemTime};
