@@ -31,6 +31,18 @@
 #                                       POSTGRES_USER/_PASSWORD/_DB, PGDATA,
 #                                       runs as uid 999, SIGTERM = fast
 #                                       shutdown); pg_isready and psql on PATH.
+#        nginx:<X.Y>-bookworm           the same rootfs + Debian's nginx and
+#                                       gettext-base (envsubst), user and group
+#                                       nginx 101:101, the official image's
+#                                       layout (nginx.conf including conf.d/,
+#                                       logs to stdout/stderr) and its
+#                                       entrypoint's behaviour (scripts/airgap-nginx-
+#                                       entrypoint.sh and its .d/ hooks:
+#                                       /docker-entrypoint.d/*.envsh and *.sh,
+#                                       NGINX_LOCAL_RESOLVERS, envsubst of the
+#                                       templates into NGINX_ENVSUBST_OUTPUT_DIR),
+#                                       STOPSIGNAL SIGQUIT. Debian 12's nginx is
+#                                       1.22, whatever X.Y the name asks for.
 #
 # The Dockerfiles stay plain and portable: on a machine that can pull, this
 # script does nothing. Everything environment-specific lives here.
@@ -289,14 +301,14 @@ host_acquire_confs() {
   return 0
 }
 
-build_postgres() {
-  local name="$1" major stage rootfs_tag conf
-  major="$(sed -E 's/^postgres:([0-9]+).*/\1/' <<<"$name")"
-  [[ "$major" =~ ^[0-9]+$ ]] || die "cannot read a PostgreSQL major version from $name"
+# Into the caller's `stage` (bash functions see their caller's locals): a copy of the cached
+# rootfs for the recipe named $1, ready for apt-get inside a chroot. Without what the Rust
+# recipe added to it, with this host's Debian sources, apt settings and resolver, and
+# services kept from starting; removed when the script ends.
+stage_rootfs() {
+  local conf
   ensure_rootfs
-  stage="$(mktemp -d "$CACHE_DIR/postgres.XXXXXX")"; CLEANUP+=("$stage"); chmod 0755 "$stage"
-
-  # A copy of the cached rootfs, without what the Rust recipe added to it.
+  stage="$(mktemp -d "$CACHE_DIR/$1.XXXXXX")"; CLEANUP+=("$stage"); chmod 0755 "$stage"
   cp -a "$ROOTFS/." "$stage/"
   rm -rf "$stage/.complete" "$stage/usr/local/cargo" "$stage/usr/local/rustup"
   apt_sources_for_suite >"$stage/etc/apt/sources.list"
@@ -304,6 +316,27 @@ build_postgres() {
   while read -r conf; do cp "$conf" "$stage/etc/apt/apt.conf.d/"; done < <(host_acquire_confs)
   rm -f "$stage/etc/resolv.conf"; cp -L /etc/resolv.conf "$stage/etc/resolv.conf"
   printf '#!/bin/sh\nexit 101\n' >"$stage/usr/sbin/policy-rc.d"; chmod 755 "$stage/usr/sbin/policy-rc.d"
+}
+
+# Undoes stage_rootfs in the caller's `stage` before it is imported: nothing of this host or
+# of the build in the image (apt lists, the host's CAs, apt settings and resolver, the snakeoil
+# key ssl-cert generated, docs), and Debian's own sources.
+unstage_rootfs() {
+  local conf
+  while read -r conf; do rm -f "$stage/etc/apt/apt.conf.d/$(basename "$conf")"; done < <(host_acquire_confs)
+  rm -rf "$stage"/var/lib/apt/lists/* "$stage"/var/cache/apt/*.bin "$stage"/var/log/apt/* \
+         "$stage"/usr/local/share/ca-certificates/* "$stage"/usr/sbin/policy-rc.d \
+         "$stage"/etc/ssl/private/ssl-cert-snakeoil.key "$stage"/etc/ssl/certs/ssl-cert-snakeoil.pem \
+         "$stage"/usr/share/doc/* "$stage"/usr/share/man/* "$stage"/usr/share/info/*
+  : >"$stage/etc/resolv.conf"
+  printf 'deb http://deb.debian.org/debian %s main\n' "$SUITE" >"$stage/etc/apt/sources.list"
+}
+
+build_postgres() {
+  local name="$1" major stage rootfs_tag
+  major="$(sed -E 's/^postgres:([0-9]+).*/\1/' <<<"$name")"
+  [[ "$major" =~ ^[0-9]+$ ]] || die "cannot read a PostgreSQL major version from $name"
+  stage_rootfs postgres
 
   log "apt-get install postgresql-$major in a copy of the $SUITE rootfs; a minute or two"
   # In a private mount namespace: the /proc mounted for the packages' scripts goes away with
@@ -342,15 +375,7 @@ build_postgres() {
 
   install -m 0755 "$REPO_ROOT/scripts/airgap-postgres-entrypoint.sh" "$stage/usr/local/bin/docker-entrypoint.sh"
   ln -s usr/local/bin/docker-entrypoint.sh "$stage/docker-entrypoint.sh"
-  # Nothing of this host or of the build in the image: apt lists, the host's CAs and apt
-  # settings, the snakeoil key ssl-cert generated, docs.
-  while read -r conf; do rm -f "$stage/etc/apt/apt.conf.d/$(basename "$conf")"; done < <(host_acquire_confs)
-  rm -rf "$stage"/var/lib/apt/lists/* "$stage"/var/cache/apt/*.bin "$stage"/var/log/apt/* \
-         "$stage"/usr/local/share/ca-certificates/* "$stage"/usr/sbin/policy-rc.d \
-         "$stage"/etc/ssl/private/ssl-cert-snakeoil.key "$stage"/etc/ssl/certs/ssl-cert-snakeoil.pem \
-         "$stage"/usr/share/doc/* "$stage"/usr/share/man/* "$stage"/usr/share/info/*
-  : >"$stage/etc/resolv.conf"
-  printf 'deb http://deb.debian.org/debian %s main\n' "$SUITE" >"$stage/etc/apt/sources.list"
+  unstage_rootfs
 
   rootfs_tag="kub-network-airgap/postgres-rootfs:$major-$SUITE"
   log "importing $name (Debian postgresql-$major $(tail -n 1 "$CACHE_DIR/postgres-apt.log"), $(du -sh "$stage" | cut -f1))"
@@ -376,6 +401,125 @@ EOF
     || die "the local $name image has no pg_isready on PATH"
 }
 
+# ---------------------------------------------------------------------------
+# Recipe: nginx:<X.Y>-bookworm look-alike (Dockerfile.frontend's base)
+# ---------------------------------------------------------------------------
+build_nginx() {
+  local name="$1" stage rootfs_tag version
+  stage_rootfs nginx
+
+  log "apt-get install nginx gettext-base in a copy of the $SUITE rootfs; a minute"
+  # The official image's order: the nginx user (101:101) first, then the packages. Debian's
+  # package layout (sites-enabled/, modules-enabled/, /var/www, www-data) gives way to the
+  # official image's: nginx.conf including conf.d/*.conf, the welcome page in
+  # /usr/share/nginx/html, the logs as links to the container's stdout and stderr.
+  # shellcheck disable=SC2016 # expanded inside the chroot
+  unshare --mount --pid --fork --mount-proc="$stage/proc" \
+    chroot "$stage" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+      DEBIAN_FRONTEND=noninteractive LC_ALL=C /bin/bash -euo pipefail -c '
+        groupadd --system --gid 101 nginx
+        useradd --system --gid nginx --uid 101 --no-create-home --home-dir /nonexistent \
+                --comment "nginx user" --shell /bin/false nginx
+        apt-get update -q
+        apt-get upgrade -y -q
+        apt-mark auto $(dpkg-query -W -f="\${Package}\n") >/dev/null
+        apt-mark manual apt $(dpkg-query -W -f="\${Package} \${Priority} \${Essential}\n" |
+                              awk "\$2==\"required\" || \$3==\"yes\" {print \$1}") >/dev/null
+        apt-get install -y -q --no-install-recommends nginx gettext-base
+        apt-get autoremove -y -q --purge
+        apt-get clean
+        rm -rf /etc/nginx/sites-enabled /etc/nginx/sites-available /etc/nginx/modules-enabled \
+               /etc/nginx/modules-available /var/www
+        mkdir -p /etc/nginx/conf.d /usr/share/nginx/html /docker-entrypoint.d
+        ln -sf /dev/stdout /var/log/nginx/access.log
+        ln -sf /dev/stderr /var/log/nginx/error.log
+        dpkg-query -W -f="\${Version}\n" nginx
+      ' >"$CACHE_DIR/nginx-apt.log" 2>&1 \
+    || { tail -n 30 "$CACHE_DIR/nginx-apt.log" >&2; die "apt-get install nginx failed (log: $CACHE_DIR/nginx-apt.log)"; }
+  [[ -x "$stage/usr/sbin/nginx" && -x "$stage/usr/bin/envsubst" ]] \
+    || die "nginx or envsubst missing after apt-get install"
+  version="$(tail -n 1 "$CACHE_DIR/nginx-apt.log")"
+
+  # The official image's configuration: nginx.conf and conf.d/default.conf (port 80, the
+  # welcome page), the stand-in's names for its paths (Debian's nginx is built with
+  # /var/lib/nginx for temporary files, and with /run/nginx.pid).
+  cat >"$stage/etc/nginx/nginx.conf" <<'CONF'
+user  nginx;
+worker_processes  auto;
+
+error_log  /var/log/nginx/error.log notice;
+pid        /run/nginx.pid;
+
+events {
+    worker_connections  1024;
+}
+
+http {
+    include       /etc/nginx/mime.types;
+    default_type  application/octet-stream;
+
+    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                      '$status $body_bytes_sent "$http_referer" '
+                      '"$http_user_agent" "$http_x_forwarded_for"';
+
+    access_log  /var/log/nginx/access.log  main;
+
+    sendfile        on;
+    keepalive_timeout  65;
+
+    include /etc/nginx/conf.d/*.conf;
+}
+CONF
+  cat >"$stage/etc/nginx/conf.d/default.conf" <<'CONF'
+server {
+    listen       80;
+    listen  [::]:80;
+    server_name  localhost;
+
+    location / {
+        root   /usr/share/nginx/html;
+        index  index.html index.htm;
+    }
+
+    error_page   500 502 503 504  /50x.html;
+    location = /50x.html {
+        root   /usr/share/nginx/html;
+    }
+}
+CONF
+  [[ -f "$stage/usr/share/nginx/html/index.html" ]] \
+    || printf '<!DOCTYPE html>\n<title>Welcome to nginx!</title>\n<h1>Welcome to nginx!</h1>\n' \
+         >"$stage/usr/share/nginx/html/index.html"
+  [[ -f "$stage/usr/share/nginx/html/50x.html" ]] \
+    || printf '<!DOCTYPE html>\n<title>Error</title>\n<h1>An error occurred.</h1>\n' \
+         >"$stage/usr/share/nginx/html/50x.html"
+
+  install -m 0755 "$REPO_ROOT/scripts/airgap-nginx-entrypoint.sh" "$stage/docker-entrypoint.sh"
+  install -m 0755 "$REPO_ROOT"/scripts/airgap-nginx-entrypoint.d/* "$stage/docker-entrypoint.d/"
+  unstage_rootfs
+
+  rootfs_tag="kub-network-airgap/nginx-rootfs:$SUITE"
+  log "importing $name (Debian nginx $version, $(du -sh "$stage" | cut -f1))"
+  tar -C "$stage" --numeric-owner -cf - . | docker import - "$rootfs_tag" >/dev/null
+  # The official image's configuration, through a metadata-only build (as for postgres).
+  DOCKER_BUILDKIT=0 docker build -q -t "$name" - >/dev/null <<EOF
+FROM $rootfs_tag
+ENV NGINX_VERSION=$version \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+LABEL org.opencontainers.image.description="local stand-in for $name (kub-network-rs scripts/airgap-images.sh)" \
+      $RECIPE_LABEL="$(nginx_recipe_digest)"
+ENTRYPOINT ["/docker-entrypoint.sh"]
+EXPOSE 80
+STOPSIGNAL SIGQUIT
+CMD ["nginx", "-g", "daemon off;"]
+EOF
+  docker rmi "$rootfs_tag" >/dev/null
+  docker run --rm --network none "$name" nginx -t >/dev/null 2>&1 \
+    || die "the local $name image's nginx -t fails"
+  docker run --rm --network none --entrypoint envsubst "$name" --version >/dev/null \
+    || die "the local $name image has no envsubst"
+}
+
 # A stand-in carries a digest of its recipe (the build function and the
 # entrypoint) in a label: one built from an older recipe is rebuilt, so a
 # machine that keeps its images (CI) gets a changed entrypoint. An image without
@@ -385,12 +529,21 @@ postgres_recipe_digest() {
   { declare -f build_postgres apt_sources_for_suite; cat "$REPO_ROOT/scripts/airgap-postgres-entrypoint.sh"; } \
     | sha256sum | cut -c1-16
 }
+nginx_recipe_digest() {
+  { declare -f build_nginx apt_sources_for_suite
+    cat "$REPO_ROOT/scripts/airgap-nginx-entrypoint.sh" "$REPO_ROOT"/scripts/airgap-nginx-entrypoint.d/*; } \
+    | sha256sum | cut -c1-16
+}
 stale_stand_in() {
-  local labels
-  case "$1" in postgres:15-bookworm) ;; *) return 1 ;; esac
+  local labels digest
+  case "$1" in
+    postgres:15-bookworm) digest="$(postgres_recipe_digest)" ;;
+    nginx:*-bookworm)     digest="$(nginx_recipe_digest)" ;;
+    *) return 1 ;;
+  esac
   labels="$(docker image inspect -f '{{json .Config.Labels}}' "$1" 2>/dev/null || true)"
   [[ "$labels" == *"local stand-in for $1 (kub-network-rs"* \
-     && "$labels" != *"\"$RECIPE_LABEL\":\"$(postgres_recipe_digest)\""* ]]
+     && "$labels" != *"\"$RECIPE_LABEL\":\"$digest\""* ]]
 }
 
 # ---------------------------------------------------------------------------
@@ -414,6 +567,7 @@ main() {
       rust:*)                      build_rust "$img" ;;
       gcr.io/distroless/cc-debian12*) build_distroless_cc "$img" ;;
       postgres:15-bookworm)        build_postgres "$img" ;;
+      nginx:*-bookworm)            build_nginx "$img" ;;
       *) log "ERROR: $img can be neither pulled nor built here (no recipe)"; rc=1; continue ;;
     esac
     log "$img: built locally ($(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.1f MB", $1/1e6}'))"

@@ -4,8 +4,12 @@
 #   localhost:8000, auth NOT reachable from the host, tasks recreated and its
 #   tasks still there (named volume), every container non-root with a
 #   read-only root filesystem, a graceful stop (every container exits 0 on
-#   SIGTERM within its grace period); then the same against
-#   docker-compose.pod.yaml (auth inside users' network namespace); then
+#   SIGTERM within its grace period). In docker-compose.yaml also the frontend
+#   on localhost:3000: the page with its security headers, /api/users/ and
+#   /api/tasks/ proxied to users and tasks by name (auth not), the walk-through
+#   in a real browser (scripts/browser-e2e.py --mode compose), 502 JSON while
+#   tasks is stopped, and tasks found again at a new address once recreated.
+#   Then the same against docker-compose.pod.yaml (auth inside users' network namespace); then
 #   docker-compose.postgres.yaml: users and tasks on PostgreSQL, two tasks
 #   replicas (each on its own host port, read from `port --index N`): the curl
 #   flow, the data in PostgreSQL's schemas, a task stored through one replica
@@ -33,9 +37,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PROJECT="${E2E_PROJECT:-kubnet-e2e}"
 HEALTH_TIMEOUT="${E2E_HEALTH_TIMEOUT:-120}"
 GRACE_SECONDS=20   # stop_grace_period in every compose file
-IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest postgres:15-bookworm)
+IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest
+        kub-network-frontend:latest postgres:15-bookworm)
 USERS_URL=http://localhost:8080
 TASKS_URL=http://localhost:8000
+FRONTEND_URL=http://localhost:3000   # docker-compose.yaml only
 PG_FILE=docker-compose.postgres.yaml
 ROUND_ROBIN_REQUESTS=30   # to `tasks:8000` from inside the network (PostgreSQL variant)
 
@@ -47,6 +53,7 @@ START=$SECONDS
 PASSED=0
 FILE=""          # the compose file under test
 CREATED_ENV=0
+PLACEHOLDER=""   # a container holding tasks' old address (check_tasks_survive_recreate)
 WORK="$(mktemp -d)"
 
 log()  { printf '[compose-e2e %4ds] %s\n' "$((SECONDS - START))" "$*"; }
@@ -65,6 +72,7 @@ cleanup() {
     echo "----- ${FILE}: last log lines -----" >&2
     compose logs --no-color --tail 40 >&2 2>&1 || true
   fi
+  [[ -z "$PLACEHOLDER" ]] || docker rm -f "$PLACEHOLDER" >/dev/null 2>&1 || true
   for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
     FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
   done
@@ -83,15 +91,16 @@ trap cleanup EXIT
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
-STATUS=""; BODY=""; TOKEN=""; CREDS=""
+STATUS=""; BODY=""; HEADERS=""; TOKEN=""; CREDS=""
 # http METHOD URL [JSON] [TOKEN]: sets STATUS and BODY.
 http() {
   local method=$1 url=$2 data=${3:-} token=${4:-}
   local args=(-sS --max-time 10 -o "$WORK/body" -w '%{http_code}' -X "$method")
   [[ -n "$data" ]] && args+=(-H 'Content-Type: application/json' --data "$data")
   [[ -n "$token" ]] && args+=(-H "Authorization: Bearer $token")
-  STATUS="$(curl "${args[@]}" "$url" 2>"$WORK/curl.err")" || STATUS="000"
+  STATUS="$(curl -D "$WORK/headers" "${args[@]}" "$url" 2>"$WORK/curl.err")" || STATUS="000"
   BODY="$(cat "$WORK/body" 2>/dev/null || true)"
+  HEADERS="$(tr -d '\r' <"$WORK/headers" 2>/dev/null || true)"   # of the last response
 }
 expect() { # expect CODE 'what' [substring]
   local code=$1 what=$2 sub=${3:-}
@@ -177,16 +186,62 @@ check_non_root() { # check_non_root SERVICE...: every container of each
   done
 }
 
-check_tasks_survive_recreate() {
-  local before after
+container_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$1" | awk '{print $1}'; }
+
+check_tasks_survive_recreate() { # $1 = 1: the stack has the frontend
+  local before after old_ip new_ip net
   before="$(service_container tasks)"
+  old_ip="$(container_ip "$before")"
   compose stop tasks >/dev/null 2>&1
+  if [[ ${1:-0} == 1 ]]; then
+    # 502 once the name no longer resolves, 504 while nginx still holds the old address (5 s).
+    http GET "$FRONTEND_URL/api/tasks/healthz"
+    [[ ( "$STATUS" == 502 || "$STATUS" == 504 ) && "$BODY" == '{"message":"'*'tasks-api at tasks:8000'* ]] \
+      || fail "tasks stopped: expected 502 or 504 JSON naming tasks-api from the frontend, got $STATUS: $BODY"
+    pass "tasks stopped: the frontend answers $STATUS JSON: $BODY"
+    # A throwaway container takes the address tasks just freed (Docker hands out the lowest
+    # free one), so the new tasks container gets another: the frontend must find it by name
+    # (nginx resolves per request), not keep sending to the old address.
+    net="$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$before" | awk '{print $1}')"
+    compose rm -f tasks >/dev/null 2>&1
+    PLACEHOLDER="$(docker run -d --rm --network "$net" --read-only --cap-drop ALL \
+                   --entrypoint sleep kub-network-frontend:latest 120)" || fail "cannot start a placeholder container"
+  fi
   compose rm -f tasks >/dev/null 2>&1
   compose up -d --no-deps tasks >/dev/null 2>&1 || fail "cannot start tasks again"
   after="$(service_container tasks)"
   [[ -n "$after" && "$after" != "$before" ]] || fail "tasks was not recreated"
   wait_healthy tasks
   http GET "$TASKS_URL/tasks" "" "$TOKEN"; expect 200 "list tasks after recreating tasks" '"title":"A"'
+  if [[ ${1:-0} == 1 ]]; then
+    new_ip="$(container_ip "$after")"
+    [[ "$new_ip" != "$old_ip" ]] || log "note: tasks got its old address $old_ip again"
+    http GET "$FRONTEND_URL/api/tasks/tasks" "" "$TOKEN"
+    expect 200 "the frontend reaches the recreated tasks (address $old_ip -> $new_ip), no restart" '"title":"A"'
+    docker rm -f "$PLACEHOLDER" >/dev/null 2>&1 || true; PLACEHOLDER=""
+  fi
+}
+
+check_frontend() { # docker-compose.yaml: the page on :3000, /api/* proxied by service name
+  local csp
+  http GET "$FRONTEND_URL/"; expect 200 "frontend: GET / (the tasks page)" "<title>kub-network tasks</title>"
+  csp="$(grep -i '^content-security-policy:' <<<"$HEADERS" || true)"
+  [[ "$csp" == *"default-src 'self'; connect-src 'self'"* ]] || fail "frontend: the page's CSP is '$csp'"
+  grep -qix 'x-content-type-options: nosniff' <<<"$HEADERS" || fail "frontend: no X-Content-Type-Options: nosniff on the page"
+  pass "frontend: the page has $csp and nosniff"
+  http GET "$FRONTEND_URL/config.js"; expect 200 "frontend: config.js points at /api/users and /api/tasks" 'usersApi: "/api/users"'
+  http GET "$FRONTEND_URL/api/users/network"
+  expect 200 "frontend: /api/users/network answered by users-api (prefix stripped)" '"service":"users-api"'
+  http GET "$FRONTEND_URL/api/tasks/tasks?limit=5" "" "$TOKEN"
+  expect 200 "frontend: /api/tasks/tasks with the token, the query kept" '"title":"A"'
+  grep -qi '^x-request-id: ' <<<"$HEADERS" || fail "frontend: no x-request-id in the proxied answer"
+  http POST "$FRONTEND_URL/api/users/login" "$CREDS"; expect 200 "frontend: POST /api/users/login" '"token"'
+  http GET "$FRONTEND_URL/api/auth/healthz"; expect 404 "frontend: auth is not proxied (/api/auth/ -> 404 JSON)" '"message"'
+  log "the walk-through in a real browser (scripts/browser-e2e.py --mode compose)"
+  python3 scripts/browser-e2e.py --url "$FRONTEND_URL/" --mode compose >"$WORK/browser.log" 2>&1 \
+    || { cat "$WORK/browser.log" >&2; fail "the tasks page in a browser, through the frontend"; }
+  sed 's/^/      /' "$WORK/browser.log"
+  pass "frontend: $(tail -n 1 "$WORK/browser.log")"
 }
 
 check_graceful_stop() {
@@ -374,12 +429,15 @@ run_stack() { # $1 = compose file
   local t0=$SECONDS
   compose up -d --build >"$WORK/up.log" 2>&1 || { tail -n 60 "$WORK/up.log" >&2; fail "up -d --build failed"; }
   log "up -d --build took $((SECONDS - t0))s"
-  wait_healthy auth users tasks
+  local services=(auth users tasks) with_frontend=0
+  [[ "$FILE" == docker-compose.yaml ]] && { services+=(frontend); with_frontend=1; }
+  wait_healthy "${services[@]}"
   check_curl_flow
   check_auth_not_published
   [[ "$FILE" == *pod* ]] && check_pod_network
-  check_non_root auth users tasks
-  check_tasks_survive_recreate
+  [[ $with_frontend == 1 ]] && check_frontend
+  check_non_root "${services[@]}"
+  check_tasks_survive_recreate "$with_frontend"
   check_graceful_stop
   FILE=""
 }
@@ -395,7 +453,7 @@ main() {
     FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
   done
   local p
-  for p in 8080 8000; do
+  for p in 8080 8000 3000; do
     ! port_in_use "$p" || fail "localhost:$p is already in use (another stack running? docker-compose down)"
   done
   HOST_80_WAS_FREE=1; port_in_use 80 && HOST_80_WAS_FREE=0

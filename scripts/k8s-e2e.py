@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """The lesson on a running Kubernetes cluster, checked from outside it as a learner would.
 
-For every stage (`kubectl apply -k kubernetes/stages/<stage>`), then the final manifests
-(`kubectl create secret …` exactly as the README says, then `kubectl apply -f kubernetes/`), then
+For stages 1 to 4 (`kubectl apply -k kubernetes/stages/<stage>`), then the final manifests, the
+same objects as stage 6 (`kubectl create secret …` exactly as the README says, then
+`kubectl apply -f kubernetes/`), then
 the Helm chart (`helm install`), each on a clean namespace:
   - the Deployments become Available;
   - the README's curl walk-through through users-service and tasks-service, from outside the
     cluster, through their NodePorts (as minikube users do before `minikube tunnel`);
   - GET /network shows what the stage teaches, as the real kubelet and DNS set it;
   - nothing of auth is reachable from outside the cluster.
-After the final manifests also: a deleted tasks Pod comes back empty (emptyDir), a burst of signups
-gets 429 (every outside client is one address behind the node), a deleted auth Pod gives 503 JSON
-then heals without restarts, `kubectl rollout restart` under a request loop
+After the final manifests also: the frontend (stage 6): its page and /api/users/, /api/tasks/
+proxied to the Services by their cluster DNS names, and the walk-through in a real browser through
+frontend-service's NodePort (scripts/browser-e2e.py --mode k8s; the chart gets the same checks
+but the browser); a deleted tasks Pod comes back empty (emptyDir), a burst of signups gets 429
+(every outside client is one address behind the node), a deleted auth Pod gives 503 JSON then
+heals without restarts, `kubectl rollout restart` under a request loop
 fails no request, the NetworkPolicies are admitted, a tasks volume filled to its STORE_BUDGET
 answers 507 and is not evicted (its data intact), and without the budget the kubelet does evict
 the Pod and its data (scripts/k8s_volume.py).
@@ -25,7 +29,9 @@ the chart) on PATH or given by --kubectl/--helm. scripts/k8s-e2e.sh does all of 
 """
 
 import argparse
+import os
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -34,7 +40,7 @@ from pathlib import Path
 
 from cluster_kit import (NAMESPACE, PART_OF, RESULTS, Cluster, call, check, is_error_json, note,
                          wait_answering, wait_auth_reachable)
-from service_kit import NoHandshake
+from service_kit import NoHandshake, poll
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 import k8s_scale_out
 
@@ -127,11 +133,26 @@ def check_auth_private(cluster, scenario):
     for service in services:
         for port in service["spec"]["ports"]:
             if port.get("nodePort"):
-                status, api = call("GET", f"http://127.0.0.1:{port['nodePort']}/openapi.json")
-                answering[port["nodePort"]] = api.get("info", {}).get("title") if status == 200 else status
+                answering[port["nodePort"]] = what_answers(f"http://127.0.0.1:{port['nodePort']}")
     check(f"{scenario}: auth has no way in from outside (no NodePort, no host port)",
-          not exposed and not host_network and set(answering.values()) <= {"users-api", "tasks-api"},
+          not exposed and not host_network
+          and set(answering.values()) <= {"users-api", "tasks-api", "the frontend's page", None},
           f"node ports answer as {answering}")
+
+
+def what_answers(url):
+    """users-api or tasks-api (their OpenAPI title), the frontend's page, the status, or None
+    when nothing answers within 30 s (kube-proxy programs a new Service's NodePort a moment
+    after the Deployment is Available)."""
+    if not poll(lambda: call("GET", f"{url}/healthz", timeout=3) is not None, 30):
+        return None
+    status, api = call("GET", f"{url}/openapi.json")
+    if status == 200 and isinstance(api, dict):
+        return api.get("info", {}).get("title")
+    page_status, page = call("GET", f"{url}/")
+    if page_status == 200 and isinstance(page, str) and "<title>kub-network tasks</title>" in page:
+        return "the frontend's page"
+    return status
 
 
 def scenario_urls(cluster, scenario):
@@ -162,6 +183,49 @@ def run_scenario(cluster, scenario, apply):
     check_network(cluster, scenario, urls)
     check_auth_private(cluster, scenario)
     return urls, token
+
+
+def frontend_proxies(cluster, scenario):
+    """frontend-service's NodePort serves the page, and its nginx reaches users and tasks by their
+    Services' cluster DNS names (completed for nginx's resolver, as its start-up line says).
+    Returns the page's URL."""
+    url = f"http://127.0.0.1:{cluster.node_port('frontend-service')}"
+    # The Deployment is Available; kube-proxy and the cluster DNS may need a moment more.
+    poll(lambda: call("GET", f"{url}/api/tasks/healthz", timeout=3)[0] == 200, 60)
+    status, page = call("GET", f"{url}/")
+    check(f"{scenario}: frontend-service serves the tasks page",
+          status == 200 and isinstance(page, str) and "<title>kub-network tasks</title>" in page,
+          f"{url}/ -> {status}")
+    for app in ("users", "tasks"):
+        status, network = call("GET", f"{url}/api/{app}/network")
+        pod = network.get("pod", {}) if isinstance(network, dict) else {}
+        check(f"{scenario}: frontend /api/{app}/network answered by {app}-api",
+              status == 200 and network.get("service") == f"{app}-api" and bool(pod.get("name")),
+              f"{status} {network.get('service') if isinstance(network, dict) else network} "
+              f"in Pod {pod.get('name')}")
+    status, body = call("GET", f"{url}/api/auth/healthz")
+    check(f"{scenario}: frontend does not proxy auth (/api/auth/ -> 404 JSON)",
+          status == 404 and is_error_json(body), f"{status} {body}")
+    log = cluster.run("logs", "-n", NAMESPACE, "deployment/frontend-deployment")
+    line = next((l for l in log.splitlines() if "18-kub-frontend.envsh: /api/users/" in l), "")
+    check(f"{scenario}: frontend proxies to the Services' DNS names",
+          f"users-service.{NAMESPACE}.svc.cluster.local:8080" in line
+          and f"tasks-service.{NAMESPACE}.svc.cluster.local:8000" in line, line)
+    return url
+
+
+def walk_through_in_a_browser(url):
+    """The tasks page's walk-through in chromium (scripts/browser-e2e.py), through the
+    frontend's NodePort from outside the cluster."""
+    started = time.time()
+    done = subprocess.run([sys.executable, str(ROOT / "scripts/browser-e2e.py"), "--url", f"{url}/",
+                           "--mode", "k8s"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in (done.stdout + done.stderr).splitlines():
+        note(line)
+    last = (done.stdout.strip().splitlines() or ["no output"])[-1]
+    check("final: the tasks page's walk-through in a real browser, through frontend-service",
+          done.returncode == 0, f"{last} ({time.time() - started:.0f} s)")
 
 
 def restarts(cluster, app):
@@ -300,7 +364,8 @@ def rollout_under_load(cluster, deployment, request, expected):
 def network_policies_admitted(cluster):
     names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
     check("final: NetworkPolicies admitted by the API server",
-          names == ["auth-network-policy", "tasks-network-policy", "users-network-policy"], str(names))
+          names == ["auth-network-policy", "frontend-network-policy", "tasks-network-policy",
+                    "users-network-policy"], str(names))
     print("SKIP  final: NetworkPolicy enforcement NOT tested: this cluster has no policy-enforcing "
           "network plugin (use minikube start --cni=calico for that)", flush=True)
 
@@ -332,7 +397,8 @@ def main():
         cluster.create_secret()
         # NodePort: `--wait` would otherwise wait for a LoadBalancer address no one hands out here.
         cluster.run("install", "kub-network", str(ROOT / "charts/kub-network"), "-n", NAMESPACE,
-                    "--set", "users.serviceType=NodePort,tasks.serviceType=NodePort",
+                    "--set", "users.serviceType=NodePort,tasks.serviceType=NodePort,"
+                    "frontend.serviceType=NodePort",
                     "--wait", "--timeout", "3m", tool=args.helm)
 
     try:
@@ -351,6 +417,7 @@ def main():
         if "final" in wanted:
             urls, token = run_scenario(cluster, "final", apply_final)
             network_policies_admitted(cluster)
+            walk_through_in_a_browser(frontend_proxies(cluster, "final"))
             deleted_tasks_pod_comes_back_empty(cluster, urls, token)
             signups_from_one_address_are_throttled(cluster, urls)
             deleted_auth_pod_gives_503_then_heals(cluster, urls, token)
@@ -364,6 +431,7 @@ def main():
             without_budget_the_pod_is_evicted(cluster, urls)
         if "helm" in wanted and args.helm:
             run_scenario(cluster, "helm", install_chart)
+            frontend_proxies(cluster, "helm")
         elif "helm" in wanted:
             print("SKIP  helm: no --helm given", flush=True)
     except Exception as error:  # a step that could not even run is a failure, with its reason

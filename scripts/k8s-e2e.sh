@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The lesson end to end on a real Kubernetes, from nothing: a Docker engine and the images from
-# our Dockerfiles, the local cluster (scripts/k8s-local.sh: built once, cached), the images moved
+# our Dockerfiles (auth, users, tasks and the frontend), the local cluster (scripts/k8s-local.sh: built once, cached), the images moved
 # into it without a registry, then scripts/k8s-e2e.py (every stage, the final manifests, the Helm
 # chart), and the cluster taken down again whatever happened.
 #
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH="/usr/bin:/usr/sbin:$PATH"   # Debian's docker client, matching Debian's engine
-IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest)
+IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest kub-network-frontend:latest)
 # Stage 5's database: Docker's official image, or where nothing can be pulled the stand-in of the
 # same name that scripts/airgap-images.sh builds. Loaded only when stage 5 runs.
 DATABASE_IMAGE=postgres:15-bookworm
@@ -27,7 +27,7 @@ phase() { printf '[k8s-e2e %4ds] %s\n' "$((SECONDS - START))" "$*" >&2; }
 rc=0; scripts/docker-engine.sh || rc=$?
 ((rc == 0)) || exit "$rc"
 scripts/airgap-images.sh
-phase "images from Dockerfile.{auth,users,tasks}"
+phase "images from Dockerfile.{auth,users,tasks,frontend}"
 for image in "${IMAGES[@]}"; do
   name=${image%%:*}
   docker build -q -f "Dockerfile.${name#kub-network-}" -t "$image" . >/dev/null

@@ -6,14 +6,15 @@
 #      `kubectl label --local`), in an order that creates auth-service before tasks-deployment.
 #   3. kubernetes-validate --strict (Kubernetes 1.28 and 1.37 schemas) on kubernetes/*.yaml and on
 #      each stage's `kubectl kustomize` output.
-#   4. Stage 4 renders exactly the objects of kubernetes/*.yaml (stage 5, scale-out, goes beyond
-#      them), and manifest-check's own renderer (crates/manifest-check, whose tests check every
+#   4. The last stage (6-frontend) renders exactly the objects of kubernetes/*.yaml, stage 4 those
+#      without the frontend (stage 5, scale-out, builds on stage 4 and goes beyond them), and
+#      manifest-check's own renderer (crates/manifest-check, whose tests check every
 #      stage's wiring) renders every stage exactly as `kubectl kustomize` does.
 #   5. checkov --framework kubernetes --skip-download: zero failed checks on kubernetes/ and on each
 #      stage's rendering (skips only through checkov.io/skipN annotations, which carry a reason).
 #   6. The Helm chart (charts/kub-network): `helm lint --strict`; `helm template` with its default
-#      values renders exactly the objects of kubernetes/*.yaml, and with postgres.enabled and 3
-#      replicas of users and tasks exactly those of stage 5; those renderings and two with other
+#      values renders exactly the objects of kubernetes/*.yaml, and with postgres.enabled, 3
+#      replicas of users and tasks and no frontend exactly those of stage 5; those renderings and two with other
 #      values (namespace, Service types, image tags, replicas, a generated database Secret) through
 #      kubernetes-validate --strict and checkov.
 # Renderings are kept in target/k8s-rendered/ (<stage>.yaml, helm/*.yaml) for a look.
@@ -136,10 +137,16 @@ if a != b:
 print(f"{len(a)} objects identical")
 PYEOF
 }
-# The lesson's last stage is kubernetes/*.yaml; stage 5 (scale-out) builds on it.
-FINAL_STAGE=4-pod-to-pod-dns
-check "stage $FINAL_STAGE == kubernetes/*.yaml" \
+# The lesson's last stage (6-frontend) is kubernetes/*.yaml; stage 4 is that without the frontend,
+# and stage 5 (scale-out) builds on stage 4.
+FINAL_STAGE="${STAGES[${#STAGES[@]}-1]}"
+check "last stage ($FINAL_STAGE) == kubernetes/*.yaml" \
   same_objects kubernetes/ "$FINAL_STAGE" "$K8S"/*.yaml -- "$OUT/$FINAL_STAGE.yaml"
+NO_FRONTEND=()
+for f in "$K8S"/*.yaml; do [[ $(basename "$f") == frontend-* ]] || NO_FRONTEND+=("$f"); done
+check "stage 4-pod-to-pod-dns == kubernetes/*.yaml without frontend-*.yaml" \
+  same_objects "kubernetes/ without the frontend" 4-pod-to-pod-dns "${NO_FRONTEND[@]}" -- \
+  "$OUT/4-pod-to-pod-dns.yaml"
 
 offline_renderer_agrees() {
   local log; log="$(mktemp)"
@@ -182,14 +189,14 @@ render_chart() { # render_chart <name> <helm template args...>
 check "helm template $CHART (default values)" render_chart helm-defaults -n default
 check "helm template $CHART (other values)" render_chart helm-other -n lesson \
   --set users.serviceType=NodePort,tasks.serviceType=ClusterIP,images.tasks.tag=v2,auth.replicas=2,jwtSecret.name=my-secret
-check "helm template $CHART (postgres.enabled, 3 replicas)" render_chart helm-postgres -n default \
-  --set postgres.enabled=true,users.replicas=3,tasks.replicas=3
+check "helm template $CHART (postgres.enabled, 3 replicas, no frontend)" render_chart helm-postgres -n default \
+  --set postgres.enabled=true,users.replicas=3,tasks.replicas=3,frontend.enabled=false
 check "helm template $CHART (postgres.enabled, other values)" render_chart helm-postgres-other -n lesson \
   --set postgres.enabled=true,postgres.secret.generate=true,postgres.storage=5Gi,postgres.storageClassName=fast \
   --set users.replicas=2,tasks.replicas=4,users.serviceType=NodePort
 check "helm template (default values) == kubernetes/*.yaml" \
   same_objects kubernetes/ "helm template" "$K8S"/*.yaml -- "$OUT/helm/helm-defaults.yaml"
-check "helm template (postgres.enabled, 3 replicas) == stage 5-scale-out" \
+check "helm template (postgres.enabled, 3 replicas, no frontend) == stage 5-scale-out" \
   same_objects 5-scale-out "helm template" "$OUT/5-scale-out.yaml" -- "$OUT/helm/helm-postgres.yaml"
 for r in helm-defaults helm-other helm-postgres helm-postgres-other; do
   for v in "${K8S_VERSIONS[@]}"; do

@@ -94,7 +94,7 @@ trap 'exit 143' TERM
 free_ports() {
   node -e '
     const net = require("net");
-    const servers = [0, 1, 2].map(() => net.createServer());
+    const servers = [0, 1, 2, 3].map(() => net.createServer());
     Promise.all(servers.map((s) => new Promise((ok) => s.listen(0, "127.0.0.1", () => ok(s.address().port)))))
       .then((ports) => { console.log(ports.join(" ")); servers.forEach((s) => s.close()); });'
 }
@@ -104,11 +104,11 @@ ready() { curl -fsS --max-time 2 -o /dev/null "$1/readyz" 2>/dev/null; }
 if [[ -z "$users_url" ]]; then
   log "building dev-stack"
   cargo build --locked -p dev-stack >&2 || die "cargo build -p dev-stack failed"
-  read -r users_port tasks_port auth_port < <(free_ports)
+  read -r users_port tasks_port auth_port page_port < <(free_ports)
   users_url="http://127.0.0.1:$users_port"
   tasks_url="http://127.0.0.1:$tasks_port"
   log "starting dev-stack: users $users_port, tasks $tasks_port, auth $auth_port (log: $work/dev-stack.log)"
-  USERS_PORT="$users_port" TASKS_PORT="$tasks_port" AUTH_PORT="$auth_port" \
+  USERS_PORT="$users_port" TASKS_PORT="$tasks_port" AUTH_PORT="$auth_port" PAGE_PORT="$page_port" \
     DEV_STACK_DATA="$work/data" RUST_LOG="${RUST_LOG:-warn}" \
     target/debug/dev-stack >"$work/dev-stack.log" 2>&1 &
   stack_pid=$!

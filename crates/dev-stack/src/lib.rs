@@ -10,9 +10,14 @@ use std::{
     time::Duration,
 };
 
+mod page;
+
 use auth_api::TokenSettings;
+use axum::http::HeaderValue;
 use kub_http::serve::RunningServer;
 use kub_postgres::DatabaseSettings;
+pub use page::PageTargets;
+use page::page_router;
 
 pub type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -26,6 +31,8 @@ pub struct StackConfig {
     pub data_dir: PathBuf,
     /// PostgreSQL for users and tasks instead of the folders (`DATABASE_URL`).
     pub database_url: Option<String>,
+    /// Origins whose pages may call users and tasks from a browser (`CORS_ORIGINS`).
+    pub cors_origins: Vec<HeaderValue>,
     pub jwt_secret: String,
     pub token_ttl: Duration,
 }
@@ -40,6 +47,7 @@ impl StackConfig {
             tasks_port: 0,
             data_dir,
             database_url: None,
+            cors_origins: Vec::new(),
             jwt_secret: generate_secret(),
             token_ttl: auth_api::DEFAULT_TOKEN_TTL,
         }
@@ -49,6 +57,7 @@ impl StackConfig {
     pub fn users_config(&self, auth_address: &str) -> Result<users_api::Config, BoxError> {
         let mut config = users_api::Config::wired(auth_address, self.data_dir.join("users"));
         config.database = self.database_settings()?;
+        config.cors.cors_origins.clone_from(&self.cors_origins);
         Ok(config)
     }
 
@@ -56,6 +65,7 @@ impl StackConfig {
     pub fn tasks_config(&self, auth_address: &str) -> Result<tasks_api::Config, BoxError> {
         let mut config = tasks_api::Config::wired(auth_address, self.data_dir.join("tasks"));
         config.database = self.database_settings()?;
+        config.cors.cors_origins.clone_from(&self.cors_origins);
         Ok(config)
     }
 
@@ -149,6 +159,24 @@ pub async fn start_tasks_with(
 ) -> Result<RunningServer, BoxError> {
     let router = tasks_api::router(tasks_api::AppState::open(config).await?);
     Ok(RunningServer::start(addr, router).await?)
+}
+
+/// The tasks page on `addr`, and the origins a browser sends for it (by its address, and as
+/// `localhost`): what users and tasks must allow. Its requests go nowhere until
+/// [`PageTargets::set`] names the services.
+pub async fn start_page(
+    addr: SocketAddr,
+) -> Result<(RunningServer, PageTargets, Vec<HeaderValue>), BoxError> {
+    let targets = PageTargets::default();
+    let page = RunningServer::start(addr, page_router(targets.clone())).await?;
+    let origins = [
+        format!("http://{}", page.addr),
+        format!("http://localhost:{}", page.addr.port()),
+    ]
+    .iter()
+    .filter_map(|origin| HeaderValue::from_str(origin).ok())
+    .collect();
+    Ok((page, targets, origins))
 }
 
 /// 32 random bytes, hex-encoded: what `openssl rand -hex 32` gives.

@@ -4,7 +4,7 @@
 use std::{net::Ipv4Addr, path::PathBuf, process::ExitCode};
 
 use clap::Parser;
-use dev_stack::{Stack, StackConfig, generate_secret};
+use dev_stack::{Stack, StackConfig, generate_secret, start_page};
 use kub_http::{
     serve::shutdown_signal,
     settings::{LogSettings, parse_or_exit, parse_port},
@@ -22,6 +22,9 @@ struct Settings {
     /// tasks-api's port.
     #[arg(long, env = "TASKS_PORT", default_value_t = 8000, value_parser = parse_port)]
     tasks_port: u16,
+    /// The tasks page's port (`frontend/`, calling users and tasks from the browser).
+    #[arg(long, env = "PAGE_PORT", default_value_t = 3000, value_parser = parse_port)]
+    page_port: u16,
     /// auth-api's port (not 80, which needs privileges on a dev machine).
     #[arg(long, env = "AUTH_PORT", default_value_t = 8081, value_parser = parse_port)]
     auth_port: u16,
@@ -53,6 +56,9 @@ async fn main() -> ExitCode {
 
 async fn run(settings: Settings) -> Result<(), dev_stack::BoxError> {
     let temporary = tempfile::tempdir()?;
+    // The page first: its origin is what users and tasks must allow.
+    let page_addr = (Ipv4Addr::LOCALHOST, settings.page_port).into();
+    let (page, page_targets, cors_origins) = start_page(page_addr).await?;
     let config = StackConfig {
         ip: Ipv4Addr::LOCALHOST.into(),
         auth_port: settings.auth_port,
@@ -60,10 +66,12 @@ async fn run(settings: Settings) -> Result<(), dev_stack::BoxError> {
         tasks_port: settings.tasks_port,
         data_dir: settings.data.unwrap_or_else(|| temporary.path().to_owned()),
         database_url: settings.database_url,
+        cors_origins,
         jwt_secret: settings.jwt_secret.unwrap_or_else(generate_secret),
         token_ttl: auth_api::DEFAULT_TOKEN_TTL,
     };
     let stack = Stack::start(&config).await?;
+    page_targets.set(stack.users.url(), stack.tasks.url());
     let (users, tasks) = (stack.users.url(), stack.tasks.url());
     println!(
         r#"
@@ -71,6 +79,7 @@ kub-network dev stack (Ctrl-C to stop)
   auth-api   {auth}  (internal; users and tasks reach it through AUTH_ADDRESS={auth_addr})
   users-api  {users}
   tasks-api  {tasks}
+  page       {page}  (open it in a browser; it calls users and tasks directly, CORS_ORIGINS)
   data       {data}
 
 Try:
@@ -81,6 +90,7 @@ Try:
 "#,
         auth = stack.auth.url(),
         auth_addr = stack.auth.addr,
+        page = page.url(),
         data = match &config.database_url {
             Some(url) => kub_postgres::DatabaseUrl::parse(url)?.to_string(),
             None => config.data_dir.display().to_string(),
@@ -88,5 +98,6 @@ Try:
     );
     shutdown_signal().await;
     stack.stop().await?;
+    page.stop().await?;
     Ok(())
 }

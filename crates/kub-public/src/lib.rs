@@ -2,6 +2,7 @@
 //! three ways, calling it, and the routes that show how (`GET /network`, `GET /openapi.json`).
 //!
 //! - [`auth_address`]: `AUTH_ADDRESS`, or the `AUTH_SERVICE_SERVICE_HOST` Kubernetes injects.
+//! - [`cors`]: `CORS_ORIGINS`, the pages of other origins that may call from a browser.
 //! - [`auth_client`]: the typed client, with a base URL and short timeouts.
 //! - [`network`]: `GET /network`: how this service found auth, and where this Pod runs.
 //! - [`openapi`]: `GET /openapi.json`, the service's routes plus the shared ones.
@@ -9,6 +10,7 @@
 
 pub mod auth_address;
 pub mod auth_client;
+pub mod cors;
 pub mod network;
 pub mod openapi;
 
@@ -20,21 +22,28 @@ use kub_http::{
 use kub_store::{Collection, JsonLinesStore};
 
 use crate::{
+    cors::CorsSettings,
     network::{NetworkInfo, network_routes},
     openapi::openapi_routes,
 };
 
 /// A public service: its documented routes, plus `GET /network`, `GET /openapi.json` (its
-/// document completed with the shared routes) and the common layers.
+/// document completed with the shared routes), the common layers and, outermost, CORS for the
+/// allowed origins (a preflight is answered before anything else looks at the request).
 pub fn public_service(
     (routes, api): (Router, utoipa::openapi::OpenApi),
     network: NetworkInfo,
     metrics: Metrics,
+    cors: &CorsSettings,
 ) -> Router {
     let routes = routes
         .merge(network_routes(network))
         .merge(openapi_routes(api));
-    with_common_layers(routes, metrics)
+    let service = with_common_layers(routes, metrics);
+    match cors.layer() {
+        Some(cors) => service.layer(cors),
+        None => service,
+    }
 }
 
 /// Reports `store` at every scrape: its records (as `records` counts them), its file's bytes

@@ -62,6 +62,55 @@ pub fn env_names<C: CommandFactory>() -> Vec<String> {
         .collect()
 }
 
+/// An image the manifests run that is none of the binaries: the frontend's nginx
+/// (Dockerfile.frontend), as its configuration (frontend/nginx/) sees its environment.
+#[derive(Debug, Clone, Copy)]
+pub struct Proxy {
+    pub name: &'static str,
+    pub image: &'static str,
+    /// The port nginx listens on (`listen` in frontend/nginx/default.conf.template).
+    pub port: u16,
+    /// The path both probes GET: the page.
+    pub probe_path: &'static str,
+    /// What it proxies to: each variable names `host[:port]` (port 80 when none) of a Service
+    /// that must deliver to `binary`; `default` is the image's value (Dockerfile.frontend's ENV).
+    pub upstreams: &'static [Upstream],
+}
+
+/// One variable of a [`Proxy`] naming where a binary is.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream {
+    pub var: &'static str,
+    pub default: &'static str,
+    pub binary: &'static str,
+}
+
+/// The tasks page behind nginx: /api/users/ and /api/tasks/ go to users-api and tasks-api.
+pub const FRONTEND: Proxy = Proxy {
+    name: "frontend",
+    image: "kub-network-frontend:latest",
+    port: 8080,
+    probe_path: "/",
+    upstreams: &[
+        Upstream {
+            var: "USERS_ADDRESS",
+            default: "users-service.default:8080",
+            binary: "users-api",
+        },
+        Upstream {
+            var: "TASKS_ADDRESS",
+            default: "tasks-service.default:8000",
+            binary: "tasks-api",
+        },
+    ],
+};
+
+pub const PROXIES: [Proxy; 1] = [FRONTEND];
+
+pub fn proxy_for_image(image: &str) -> Option<&'static Proxy> {
+    PROXIES.iter().find(|proxy| proxy.image == image)
+}
+
 /// A database image the manifests run beside the binaries (stage 5 on), as its clients and the
 /// checks see it.
 #[derive(Debug, Clone, Copy)]

@@ -11,6 +11,10 @@ impl Model<'_> {
             let at = self.where_(container);
             self.check_env_references(container, &at);
             self.check_secrets(container, &at);
+            if let Some(proxy) = container.proxy {
+                self.check_proxy(container, proxy, &at);
+                continue;
+            }
             if let Some(database) = container.database {
                 self.check_database_container(container, database, &at);
                 continue;
@@ -19,9 +23,10 @@ impl Model<'_> {
                 self.fail(
                     CHECK_IMAGES,
                     format!(
-                        "{at}: image {} is none of {:?} nor {:?}",
+                        "{at}: image {} is none of {:?}, {:?} nor {:?}",
                         container.spec["image"],
                         BINARIES.map(|binary| binary.image),
+                        PROXIES.map(|proxy| proxy.image),
                         DATABASES.map(|database| database.image)
                     ),
                 );

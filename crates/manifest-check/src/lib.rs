@@ -1,6 +1,7 @@
 //! Offline wiring checks of kubernetes/*.yaml and of every stage under kubernetes/stages/
-//! against the three binaries: the typos that `kubernetes-validate` and `checkov` cannot see
-//! (ports, variables, routes, selectors, the database URL).
+//! against the three binaries and the frontend's nginx: the typos that `kubernetes-validate`
+//! and `checkov` cannot see (ports, variables, routes, selectors, where the frontend proxies
+//! to, the database URL).
 //!
 //! They need to know what the binaries listen on, which variables they read and which routes
 //! they serve.
@@ -9,8 +10,9 @@
 //! order, every document of each), [`render_stage`] renders a stage's kustomization as
 //! `kubectl kustomize` does, [`Repo::load`] gathers what the checks compare against (the
 //! probe paths each binary's router serves, the docs), [`BINARIES`] says what each binary reads
-//! (from its clap settings) and [`DATABASES`] what the database images need, and [`check`]
-//! returns one [`Finding`] per broken link, each naming the check, the object and what to fix.
+//! (from its clap settings), [`PROXIES`] what the frontend's nginx reads and [`DATABASES`] what
+//! the database images need, and [`check`] returns one [`Finding`] per broken link, each naming
+//! the check, the object and what to fix.
 //! The tests live in `tests/`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +22,7 @@ use serde_json::Value;
 mod binaries;
 mod checks_auth;
 mod checks_database;
+mod checks_frontend;
 mod checks_pods;
 mod checks_services;
 mod kustomize;
@@ -54,6 +57,7 @@ pub const CHECK_SECRETS: &str = "secrets";
 pub const CHECK_VOLUMES: &str = "volumes";
 pub const CHECK_PROBES: &str = "probes";
 pub const CHECK_NETWORK_POLICY: &str = "network-policy";
+pub const CHECK_UPSTREAMS: &str = "upstreams";
 pub const CHECK_DATABASE: &str = "database";
 pub const CHECK_REPLICAS: &str = "replicas";
 pub const CHECK_DISRUPTION_BUDGET: &str = "disruption-budget";
@@ -66,13 +70,15 @@ pub const PROBES: [(&str, &str); 2] =
     [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")];
 
 /// A container of a workload's (Deployment's or StatefulSet's) Pod template, with what its
-/// binary, or database image, makes of it.
+/// binary, the frontend's nginx or a database image makes of it.
 #[derive(Debug, Clone)]
 struct Container<'a> {
     /// Index of the workload in the object list.
     workload: usize,
     spec: &'a Value,
     binary: Option<&'static Binary>,
+    /// The frontend's nginx, when it runs that image instead of a binary.
+    proxy: Option<&'static Proxy>,
     database: Option<&'static Database>,
 }
 
@@ -105,9 +111,12 @@ impl Container<'_> {
             None => None,
         }
     }
-    /// The port the binary listens on with this env: `PORT` or its default (a database
-    /// image: its port).
+    /// The port the binary listens on with this env: `PORT` or its default (the frontend:
+    /// its fixed port; a database image: its port).
     fn listen_port(&self) -> Result<u16, String> {
+        if let Some(proxy) = self.proxy {
+            return Ok(proxy.port);
+        }
         if let Some(database) = self.database {
             return Ok(database.port);
         }
@@ -247,6 +256,7 @@ impl<'a> Model<'a> {
                         workload: index,
                         spec,
                         binary: image.and_then(binary_for_image),
+                        proxy: image.and_then(proxy_for_image),
                         database: image.and_then(database_for_image),
                     });
                 }
@@ -389,6 +399,7 @@ impl<'a> Model<'a> {
                 container
                     .binary
                     .map(|binary| binary.name)
+                    .or(container.proxy.map(|proxy| proxy.name))
                     .or(container.database.map(|database| database.name))
                     .unwrap_or("?"),
             ));

@@ -44,15 +44,34 @@ fn findings_text(findings: &[Finding]) -> String {
         .join("\n  ")
 }
 
+const FRONTEND_STAGE: &str = "6-frontend";
+
+fn sorted(objects: Vec<Object>) -> Vec<String> {
+    let mut values: Vec<String> = objects.iter().map(|o| o.value.to_string()).collect();
+    values.sort();
+    values
+}
+
 #[test]
-fn the_dns_stage_renders_the_final_manifests() {
-    let sorted = |objects: Vec<Object>| {
-        let mut values: Vec<String> = objects.iter().map(|o| o.value.to_string()).collect();
-        values.sort();
-        values
-    };
-    let rendered = sorted(stage("4-pod-to-pod-dns"));
+fn the_frontend_stage_renders_the_final_manifests() {
+    let stages = stages();
+    assert_eq!(
+        stages.last().map(|(name, _)| name.as_str()),
+        Some(FRONTEND_STAGE),
+        "the last stage is the final manifests"
+    );
+    let rendered = sorted(stage(FRONTEND_STAGE));
     let manifests = sorted(load_dir(&root().join("kubernetes")).expect("kubernetes/*.yaml"));
+    assert_eq!(rendered.len(), 12);
+    assert_eq!(rendered, manifests);
+}
+
+#[test]
+fn the_dns_stage_renders_the_final_manifests_without_the_frontend() {
+    let rendered = sorted(stage("4-pod-to-pod-dns"));
+    let mut manifests = load_dir(&root().join("kubernetes")).expect("kubernetes/*.yaml");
+    manifests.retain(|o| !o.name().starts_with("frontend-"));
+    let manifests = sorted(manifests);
     assert_eq!(rendered.len(), 9);
     assert_eq!(rendered, manifests);
 }
@@ -60,7 +79,7 @@ fn the_dns_stage_renders_the_final_manifests() {
 #[test]
 fn every_stage_is_wired() {
     let stages = stages();
-    assert!(stages.len() >= 5, "stages: {stages:?}");
+    assert!(stages.len() >= 6, "stages: {stages:?}");
     let repo = repo();
     for (name, folder) in stages {
         let objects = render_stage(&folder).unwrap_or_else(|error| panic!("{name}: {error}"));

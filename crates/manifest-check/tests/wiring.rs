@@ -25,8 +25,9 @@ fn kubernetes_manifests_are_wired() {
             count("Service"),
             count("NetworkPolicy")
         ),
-        (3, 3, 3),
-        "kubernetes/*.yaml should hold 3 Deployments, 3 Services, 3 NetworkPolicies"
+        (4, 4, 4),
+        "kubernetes/*.yaml should hold 4 Deployments, 4 Services, 4 NetworkPolicies \
+         (auth, users, tasks, frontend)"
     );
     for binary in &BINARIES {
         let runs = objects.iter().any(|o| {
@@ -43,6 +44,16 @@ fn kubernetes_manifests_are_wired() {
             binary.name,
             repo.routes[binary.name]
         );
+    }
+    for proxy in &PROXIES {
+        let runs = objects.iter().any(|o| {
+            o.value["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["image"] == proxy.image)
+        });
+        assert!(runs, "no container runs {} ({})", proxy.name, proxy.image);
     }
     let findings = check(&objects, &repo);
     assert!(
@@ -383,9 +394,139 @@ fn each_check_catches_its_typo() {
                 ) = json!(8080);
             },
         ),
+        (
+            "frontend's USERS_ADDRESS names no Service",
+            CHECK_UPSTREAMS,
+            "does not exist",
+            |o, _| {
+                env(o, "frontend-deployment", "USERS_ADDRESS")["value"] =
+                    json!("user-service.default:8080");
+            },
+        ),
+        (
+            "frontend's TASKS_ADDRESS with a port the Service lacks",
+            CHECK_UPSTREAMS,
+            "is not a port of",
+            |o, _| {
+                env(o, "frontend-deployment", "TASKS_ADDRESS")["value"] =
+                    json!("tasks-service.default:8080");
+            },
+        ),
+        (
+            "frontend's USERS_ADDRESS naming the tasks Service",
+            CHECK_UPSTREAMS,
+            "which is not users-api",
+            |o, _| {
+                env(o, "frontend-deployment", "USERS_ADDRESS")["value"] =
+                    json!("tasks-service.default:8000");
+            },
+        ),
+        (
+            "frontend without TASKS_ADDRESS: the image default names a Service renamed away",
+            CHECK_UPSTREAMS,
+            "does not exist",
+            |o, _| {
+                env_list(o, "frontend-deployment").retain(|entry| entry["name"] != "TASKS_ADDRESS");
+                *at(obj(o, "Service", "tasks-service"), "/metadata/name") = json!("tasks");
+            },
+        ),
+        (
+            "tasks NetworkPolicy no longer admitting the frontend",
+            CHECK_UPSTREAMS,
+            "none admits Deployment/frontend-deployment",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "tasks-network-policy"),
+                    "/spec/ingress/0",
+                ) = json!({
+                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "users"}}}],
+                    "ports": [{"protocol": "TCP", "port": 8000}],
+                });
+            },
+        ),
+        (
+            "frontend env var its image does not read",
+            CHECK_ENV,
+            "USER_ADDRESS",
+            |o, _| {
+                env(o, "frontend-deployment", "USERS_ADDRESS")["name"] = json!("USER_ADDRESS");
+            },
+        ),
+        (
+            "frontend probe path typo",
+            CHECK_PROBES,
+            "/index",
+            |o, _| {
+                *at(
+                    deployment(o, "frontend-deployment"),
+                    "/spec/template/spec/containers/0/readinessProbe/httpGet/path",
+                ) = json!("/index");
+            },
+        ),
+        (
+            "frontend containerPort 80",
+            CHECK_CONTAINER_PORTS,
+            "listens on 8080",
+            |o, _| {
+                *at(
+                    deployment(o, "frontend-deployment"),
+                    "/spec/template/spec/containers/0/ports/0/containerPort",
+                ) = json!(80);
+            },
+        ),
+        ("frontend image typo", CHECK_IMAGES, "none of", |o, _| {
+            *at(
+                deployment(o, "frontend-deployment"),
+                "/spec/template/spec/containers/0/image",
+            ) = json!("kub-network-front:latest");
+        }),
     ];
 
     let (objects, repo) = load();
     let missed = missed(&objects, &repo, cases);
     assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
+/// The frontend as manifest-check knows it ([`FRONTEND`]) is the frontend the image builds: the
+/// port nginx listens on, the variables the entrypoint hook reads and their defaults.
+#[test]
+fn the_frontend_is_what_its_image_builds() {
+    let read = |path: &str| {
+        std::fs::read_to_string(root().join(path)).unwrap_or_else(|error| panic!("{path}: {error}"))
+    };
+    let template = read("frontend/nginx/default.conf.template");
+    let listens: Vec<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("listen "))
+        .collect();
+    assert_eq!(
+        listens.len(),
+        1,
+        "one listen directive in default.conf.template: {listens:?}"
+    );
+    assert!(
+        listens[0].starts_with(&format!("{};", FRONTEND.port)),
+        "default.conf.template listens on {:?}, FRONTEND.port is {}",
+        listens[0],
+        FRONTEND.port
+    );
+    let dockerfile = read("Dockerfile.frontend");
+    let hook = read("frontend/nginx/kub-frontend.envsh");
+    for upstream in FRONTEND.upstreams {
+        let env = format!("{}={}", upstream.var, upstream.default);
+        assert!(
+            dockerfile.contains(&env),
+            "Dockerfile.frontend has no ENV {env} (FRONTEND's default)"
+        );
+        assert!(
+            hook.contains(&format!("kub_upstream {} ", upstream.var)),
+            "kub-frontend.envsh does not read {}",
+            upstream.var
+        );
+    }
+    assert!(
+        dockerfile.contains(&format!("EXPOSE {}", FRONTEND.port)),
+        "Dockerfile.frontend does not EXPOSE {}",
+        FRONTEND.port
+    );
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_port};
 use kub_postgres::DatabaseSettings;
-use kub_public::auth_address::AuthAddressSettings;
+use kub_public::{auth_address::AuthAddressSettings, cors::CorsSettings};
 
 use crate::{DEFAULT_FOLDER, DEFAULT_MAX_TASKS_PER_USER, DEFAULT_PORT};
 
@@ -32,6 +32,8 @@ pub struct Config {
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
+    pub cors: CorsSettings,
+    #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
     pub serve: ServeSettings,
@@ -49,6 +51,7 @@ impl Config {
             store_budget: None,
             max_tasks_per_user: DEFAULT_MAX_TASKS_PER_USER,
             database: DatabaseSettings::default(),
+            cors: CorsSettings::default(),
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

@@ -17,7 +17,7 @@ mod tasks;
 use std::error::Error;
 
 use kub_http::metrics::Metrics;
-use kub_public::{auth_client::AuthClient, network::NetworkInfo};
+use kub_public::{auth_client::AuthClient, cors::CorsSettings, network::NetworkInfo};
 
 pub use bearer::CurrentUser;
 pub use config::Config;
@@ -38,6 +38,8 @@ pub struct AppState {
     pub auth: AuthClient,
     pub metrics: Metrics,
     pub network: NetworkInfo,
+    /// The origins whose pages may call from a browser (`CORS_ORIGINS`).
+    pub cors: CorsSettings,
     pub tasks: TaskStore,
 }
 
@@ -59,6 +61,7 @@ impl AppState {
             auth,
             metrics,
             network,
+            cors: config.cors.clone(),
             tasks,
         })
     }

@@ -41,6 +41,29 @@ pub fn request(
     .expect("a valid request")
 }
 
+/// A browser's CORS preflight from a page at `origin`, for a POST to `path` with a token and
+/// a JSON body.
+pub fn preflight(path: &str, origin: &str) -> Request<Body> {
+    Request::builder()
+        .method(Method::OPTIONS)
+        .uri(path)
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type",
+        )
+        .body(Body::empty())
+        .expect("a valid request")
+}
+
+/// `request` as a page at `origin` sends it.
+pub fn from_origin(mut request: Request<Body>, origin: &'static str) -> Request<Body> {
+    let origin = header::HeaderValue::from_static(origin);
+    request.headers_mut().insert(header::ORIGIN, origin);
+    request
+}
+
 /// The client address in-process requests come from, unless a test sets its own
 /// [`ConnectInfo`] (served over a socket, kub_http's accept loop sets the real peer).
 pub const TEST_CLIENT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 40000);
@@ -83,6 +106,11 @@ pub async fn send(router: &Router, mut request: Request<Body>) -> Answer {
 }
 
 impl Answer {
+    /// A header's value as text, if the answer has it.
+    pub fn header(&self, name: header::HeaderName) -> Option<&str> {
+        self.headers.get(name).map(|value| value.to_str().unwrap())
+    }
+
     /// Asserts the status and that the body is JSON `{"message": <non-empty string>}` and
     /// nothing else; returns the message.
     pub fn expect_error(&self, status: StatusCode) -> String {

@@ -6,7 +6,7 @@ use clap::Parser;
 use ipnet::IpNet;
 use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_count, parse_port};
 use kub_postgres::DatabaseSettings;
-use kub_public::auth_address::AuthAddressSettings;
+use kub_public::{auth_address::AuthAddressSettings, cors::CorsSettings};
 
 use crate::{
     DEFAULT_FOLDER, DEFAULT_PORT, client_address::parse_trusted_proxy, throttle::RateLimitSettings,
@@ -43,6 +43,8 @@ pub struct Config {
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
+    pub cors: CorsSettings,
+    #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
     pub serve: ServeSettings,
@@ -62,6 +64,7 @@ impl Config {
             rate_limits: RateLimitSettings::default(),
             trusted_proxies: Vec::new(),
             database: DatabaseSettings::default(),
+            cors: CorsSettings::default(),
             auth: AuthAddressSettings::at(auth_address),
             serve: ServeSettings::default(),
             command: None,

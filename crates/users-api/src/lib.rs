@@ -19,7 +19,7 @@ mod users;
 use std::{error::Error, sync::Arc};
 
 use kub_http::metrics::Metrics;
-use kub_public::{auth_client::AuthClient, network::NetworkInfo};
+use kub_public::{auth_client::AuthClient, cors::CorsSettings, network::NetworkInfo};
 
 pub use client_address::{ClientAddress, TrustedProxies};
 pub use config::{Config, DEFAULT_MIN_PASSWORD_LENGTH};
@@ -39,6 +39,8 @@ pub struct AppState {
     pub auth: AuthClient,
     pub metrics: Metrics,
     pub network: NetworkInfo,
+    /// The origins whose pages may call from a browser (`CORS_ORIGINS`).
+    pub cors: CorsSettings,
     pub users: UserStore,
     pub throttle: Arc<Throttle>,
     pub trusted_proxies: TrustedProxies,
@@ -69,6 +71,7 @@ impl AppState {
             auth,
             metrics,
             network,
+            cors: config.cors.clone(),
             users,
             throttle: Arc::new(Throttle::new(&config.rate_limits)),
             trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),

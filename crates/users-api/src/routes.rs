@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(readyz))
         .with_state(state.clone())
         .split_for_parts();
-    public_service(documented, state.network, state.metrics)
+    public_service(documented, state.network, state.metrics, &state.cors)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -358,4 +358,5 @@ async fn an_unreachable_auth_answers_503_within_3_seconds() {
     assert_eq!(store.read(Tasks::len), 0, "nothing stored");
 }
 
+mod cors;
 mod limits;

@@ -329,4 +329,5 @@ async fn wrong_methods_get_a_json_405() {
 }
 
 mod abuse;
+mod cors;
 mod limits;
