@@ -4,5 +4,5 @@
 window.KUB_CONFIG = {
   usersApi: "/api/users",
   tasksApi: "/api/tasks",
-  mode: "nginx reverse proxy: /api/users/ and /api/tasks/ go to the users and tasks Services by DNS name",
+  mode: "nginx reverse proxy: /api/users/ and /api/tasks/ go to users and tasks by name (compose service names, or the Services' cluster DNS names on Kubernetes)",
 };

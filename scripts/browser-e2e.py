@@ -86,12 +86,14 @@ def start_dev_stack(workdir):
     raise SystemExit(f"dev-stack did not serve the page; log in {workdir}/dev-stack.log")
 
 
-def walk_through(page, report, mode, shot):
+def walk_through(page, url, report, mode, shot):
     from playwright.sync_api import expect
 
+    # Listening before the page loads: a CSP violation or an error while loading counts too.
     problems = []
     page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(url)
     status = page.get_by_role("status")
     path = page.locator("#path li")
     email = f"browser-{int(time.time() * 1000)}@test.com"
@@ -198,9 +200,8 @@ def main():
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 375, "height": 812})
             page.set_default_timeout(15_000)
-            page.goto(url)
             try:
-                walk_through(page, report, args.mode, args.readme_shot)
+                walk_through(page, url, report, args.mode, args.readme_shot)
             except Exception:
                 traceback.print_exc()
                 page.screenshot(path=os.path.join(workdir, "failure.png"), full_page=True)

@@ -26,6 +26,7 @@ impl PageTargets {
 pub fn page_router(targets: PageTargets) -> Router {
     Router::new()
         .route("/", get(index))
+        .route("/index.html", get(index))
         .route(
             "/app.js",
             get(|| file("text/javascript", include_str!("../../../frontend/app.js"))),
@@ -48,8 +49,8 @@ async fn file(content_type: &'static str, body: &'static str) -> Response {
 async fn index(State(targets): State<PageTargets>) -> Response {
     let (users, tasks) = targets.0.get().cloned().unwrap_or_default();
     let policy = format!(
-        "default-src 'self'; connect-src 'self' {users} {tasks}; form-action 'none'; \
-         base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'self'; connect-src 'self' {users} {tasks}; img-src 'self' data:; \
+         form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
     );
     let mut response = file(
         "text/html; charset=utf-8",
@@ -72,4 +73,39 @@ async fn config_js(State(targets): State<PageTargets>) -> Response {
         mode = "dev-stack: straight to users-api and tasks-api, which allow this page's origin (CORS_ORIGINS)",
     );
     ([(header::CONTENT_TYPE, "text/javascript")], script).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Method, StatusCode};
+    use test_support::oneshot::{request, send};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_page_its_files_and_a_config_naming_the_services() {
+        let targets = PageTargets::default();
+        targets.set("http://127.0.0.1:1".into(), "http://127.0.0.1:2".into());
+        let router = page_router(targets);
+        for path in ["/", "/index.html"] {
+            let page = send(&router, request(Method::GET, path, None, None)).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            let policy = page.header(header::CONTENT_SECURITY_POLICY).unwrap();
+            assert!(
+                policy.contains("connect-src 'self' http://127.0.0.1:1 http://127.0.0.1:2"),
+                "{policy}"
+            );
+        }
+        for path in ["/app.js", "/style.css"] {
+            let file = send(&router, request(Method::GET, path, None, None)).await;
+            assert_eq!(file.status, StatusCode::OK, "{path}");
+        }
+        let config = send(&router, request(Method::GET, "/config.js", None, None)).await;
+        let script = config.body.as_str().unwrap();
+        assert!(
+            script.contains(r#"usersApi: "http://127.0.0.1:1""#)
+                && script.contains(r#"tasksApi: "http://127.0.0.1:2""#),
+            "{script}"
+        );
+    }
 }
