@@ -20,11 +20,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use kub_postgres::DatabaseSettings;
 use serde_json::{Value, json};
-use sqlx::{
-    PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions},
-};
+use sqlx::{PgPool, postgres::PgConnectOptions};
 
 const FIXED: &str = r#"{"message":"Valid token.","uid":"00000000-0000-4000-8000-000000000000"}"#;
 
@@ -35,12 +33,6 @@ struct Front {
     /// `front-db` only: the pool the bare query runs on.
     database: Option<PgPool>,
 }
-
-/// The services' pool defaults (`kub_postgres`): `DATABASE_POOL_SIZE` 10, `DATABASE_TIMEOUT`
-/// 2 s to wait for a connection, idle connections closed after a minute.
-const DEFAULT_POOL_SIZE: u32 = 10;
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn fixed() -> Response {
     ([("content-type", "application/json")], FIXED).into_response()
@@ -85,18 +77,14 @@ async fn database(url: &str) -> Result<PgPool, String> {
         .parse::<PgConnectOptions>()
         .map_err(|error| format!("DATABASE_URL {url:?}: {error}"))?
         .application_name("ceiling");
-    let size = match std::env::var("DATABASE_POOL_SIZE") {
-        Ok(size) => size
+    // The services' pool, from their defaults and DATABASE_POOL_SIZE.
+    let mut settings = DatabaseSettings::default();
+    if let Ok(size) = std::env::var("DATABASE_POOL_SIZE") {
+        settings.database_pool_size = size
             .parse()
-            .map_err(|_| format!("DATABASE_POOL_SIZE={size:?} is not a number"))?,
-        Err(_) => DEFAULT_POOL_SIZE,
-    };
-    let pool = PgPoolOptions::new()
-        .max_connections(size)
-        .min_connections(0)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .idle_timeout(IDLE_TIMEOUT)
-        .connect_lazy_with(options);
+            .map_err(|_| format!("DATABASE_POOL_SIZE={size:?} is not a number"))?;
+    }
+    let pool = settings.pool_options().connect_lazy_with(options);
     sqlx::query("SELECT 1")
         .execute(&pool)
         .await

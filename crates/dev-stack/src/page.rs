@@ -15,11 +15,42 @@ use axum::{
 
 /// Where the page's requests go, set once users-api and tasks-api are listening.
 #[derive(Clone, Default)]
-pub struct PageTargets(Arc<OnceLock<(String, String)>>);
+pub struct PageTargets(Arc<OnceLock<Addressed>>);
 
 impl PageTargets {
     pub fn set(&self, users_url: String, tasks_url: String) {
-        let _ = self.0.set((users_url, tasks_url));
+        let _ = self.0.set(Addressed::new(&users_url, &tasks_url));
+    }
+
+    fn addressed(&self) -> Addressed {
+        (self.0.get().cloned()).unwrap_or_else(|| Addressed::new("", ""))
+    }
+}
+
+/// What depends on the services' addresses, made once: the page's Content-Security-Policy,
+/// which lets it run only its own scripts and talk only to its own origin and the two services
+/// (a task title that holds a `<script>` could not run even if it were ever put into the page
+/// as HTML), and its `config.js`.
+#[derive(Clone)]
+struct Addressed {
+    policy: Option<HeaderValue>,
+    config_js: String,
+}
+
+impl Addressed {
+    fn new(users: &str, tasks: &str) -> Self {
+        let policy = format!(
+            "default-src 'self'; connect-src 'self' {users} {tasks}; img-src 'self' data:; \
+             form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
+        );
+        let config_js = format!(
+            "window.KUB_CONFIG = {{ usersApi: {users:?}, tasksApi: {tasks:?}, mode: {mode:?} }};\n",
+            mode = "dev-stack: straight to users-api and tasks-api, which allow this page's origin (CORS_ORIGINS)",
+        );
+        Self {
+            policy: HeaderValue::from_str(&policy).ok(),
+            config_js,
+        }
     }
 }
 
@@ -43,21 +74,14 @@ async fn file(content_type: &'static str, body: &'static str) -> Response {
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// The page, with a Content-Security-Policy that lets it run only its own scripts and talk
-/// only to its own origin and the two services: a task title that holds a `<script>` could not
-/// run even if it were ever put into the page as HTML.
+/// The page, with its Content-Security-Policy.
 async fn index(State(targets): State<PageTargets>) -> Response {
-    let (users, tasks) = targets.0.get().cloned().unwrap_or_default();
-    let policy = format!(
-        "default-src 'self'; connect-src 'self' {users} {tasks}; img-src 'self' data:; \
-         form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
-    );
     let mut response = file(
         "text/html; charset=utf-8",
         include_str!("../../../frontend/index.html"),
     )
     .await;
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
+    if let Some(policy) = targets.addressed().policy {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, policy);
@@ -67,11 +91,7 @@ async fn index(State(targets): State<PageTargets>) -> Response {
 
 /// The page's settings: the services' addresses.
 async fn config_js(State(targets): State<PageTargets>) -> Response {
-    let (users, tasks) = targets.0.get().cloned().unwrap_or_default();
-    let script = format!(
-        "window.KUB_CONFIG = {{ usersApi: {users:?}, tasksApi: {tasks:?}, mode: {mode:?} }};\n",
-        mode = "dev-stack: straight to users-api and tasks-api, which allow this page's origin (CORS_ORIGINS)",
-    );
+    let script = targets.addressed().config_js;
     ([(header::CONTENT_TYPE, "text/javascript")], script).into_response()
 }
 

@@ -9,7 +9,6 @@ use kub_store::StorageFailure;
 use sqlx::{
     PgPool,
     migrate::{MigrateError, Migrator},
-    postgres::PgPoolOptions,
 };
 
 use crate::DatabaseSettings;
@@ -17,8 +16,6 @@ use crate::DatabaseSettings;
 /// How long start-up keeps trying to reach a database that is not up yet (in a fresh cluster
 /// or compose project the services often start first) before it gives up and exits.
 const STARTUP_WAIT: Duration = Duration::from_secs(60);
-/// An idle connection is closed after this; the pool opens new ones as needed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct Database {
@@ -72,12 +69,7 @@ impl Database {
             ("search_path", schema.to_owned()),
             ("statement_timeout", format!("{}ms", timeout.as_millis())),
         ]);
-        let pool = PgPoolOptions::new()
-            .max_connections(settings.database_pool_size)
-            .min_connections(0)
-            .acquire_timeout(timeout)
-            .idle_timeout(IDLE_TIMEOUT)
-            .connect_lazy_with(options);
+        let pool = settings.pool_options().connect_lazy_with(options);
         let database = Self { pool, timeout };
         let started = Instant::now();
         loop {

@@ -5,7 +5,10 @@ use std::{fmt, str::FromStr, time::Duration};
 
 use clap::Args;
 use kub_http::settings::parse_duration;
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// An idle connection is closed after this; the pool opens new ones as needed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the data lives when it is not in a file.
 #[derive(Debug, Clone, Args)]
@@ -40,6 +43,16 @@ impl Default for DatabaseSettings {
 }
 
 impl DatabaseSettings {
+    /// The services' pool: at most `DATABASE_POOL_SIZE` connections, none kept open when idle
+    /// for a minute, `DATABASE_TIMEOUT` to wait for one. (The benchmark's ceiling uses it too.)
+    pub fn pool_options(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.database_pool_size)
+            .min_connections(0)
+            .acquire_timeout(self.database_timeout)
+            .idle_timeout(IDLE_TIMEOUT)
+    }
+
     /// These settings with the database at `url` (the tests' and dev-stack's way in).
     pub fn at(url: &str) -> Result<Self, String> {
         Ok(Self {

@@ -64,26 +64,21 @@ impl<'a> Model<'a> {
                 "AUTH_ADDRESS={raw:?} is a hard-coded IP; name the Service instead"
             ));
         }
-        let service = self.service_named(&format!("AUTH_ADDRESS={raw:?}"), host, namespace)?;
-        let service_port = items(&service.value["spec"]["ports"])
-            .find(|candidate| candidate["port"].as_u64() == Some(u64::from(port)))
-            .ok_or_else(|| {
-                format!(
-                    "AUTH_ADDRESS={raw:?}: port {port} is not a port of {}",
-                    service.id()
-                )
-            })?;
+        let what = format!("AUTH_ADDRESS={raw:?}");
+        let (service, service_port) = self.service_port_named(&what, host, port, namespace)?;
         self.reaches_auth(service, service_port)
     }
 
     /// The Service a host name of cluster DNS names: `<service>[.<namespace>[.svc[.cluster.local]]]`,
-    /// the namespace defaulting to the client's. `what` starts the error messages.
-    pub(super) fn service_named(
+    /// the namespace defaulting to the client's, and its entry for `port`. `what` starts the
+    /// error messages.
+    pub(super) fn service_port_named(
         &self,
         what: &str,
         host: &str,
+        port: u16,
         namespace: &str,
-    ) -> Result<&'a Object, String> {
+    ) -> Result<(&'a Object, &'a Value), String> {
         let mut parts = host.splitn(3, '.');
         let name = parts.next().unwrap_or("");
         let ns = parts.next().unwrap_or(namespace);
@@ -93,11 +88,13 @@ impl<'a> Model<'a> {
                 "{what}: {host:?} is not <service>[.<namespace>[.svc.cluster.local]]"
             ));
         }
-        self.find_service(name, ns)
-            .map(|(_, service)| service)
-            .ok_or_else(|| {
-                format!("{what} names Service {name:?} in namespace {ns:?}, which does not exist")
-            })
+        let (_, service) = self.find_service(name, ns).ok_or_else(|| {
+            format!("{what} names Service {name:?} in namespace {ns:?}, which does not exist")
+        })?;
+        let service_port = items(&service.value["spec"]["ports"])
+            .find(|candidate| candidate["port"].as_u64() == Some(u64::from(port)))
+            .ok_or_else(|| format!("{what}: port {port} is not a port of {}", service.id()))?;
+        Ok((service, service_port))
     }
 
     pub(super) fn reaches_auth(&self, service: &Object, port: &Value) -> Result<(), String> {

@@ -94,16 +94,8 @@ impl<'a> Model<'a> {
             format!("{what}: ${password_var} does not come from a Secret (secretKeyRef)")
         })?;
         let namespace = self.objects[container.workload].namespace();
-        let service = self.service_named(&what, url.host, namespace)?;
-        let service_port = items(&service.value["spec"]["ports"])
-            .find(|candidate| candidate["port"].as_u64() == Some(u64::from(url.port)))
-            .ok_or_else(|| {
-                format!(
-                    "{what}: port {} is not a port of {}",
-                    url.port,
-                    service.id()
-                )
-            })?;
+        let (service, service_port) =
+            self.service_port_named(&what, url.host, url.port, namespace)?;
         let (backend, _) = self.service_backend(service, service_port)?;
         let Some(database) = backend.database.filter(|d| d.name == url.database.name) else {
             return Err(format!(

@@ -5,17 +5,7 @@ use super::*;
 
 impl Model<'_> {
     pub(super) fn check_proxy(&mut self, container: &Container, proxy: &Proxy, at: &str) {
-        for port in items(&container.spec["ports"]) {
-            if port["containerPort"].as_u64() != Some(u64::from(proxy.port)) {
-                self.fail(
-                    CHECK_CONTAINER_PORTS,
-                    format!(
-                        "{at}: declares containerPort {} ({}), but {}'s nginx listens on {}",
-                        port["containerPort"], port["name"], proxy.name, proxy.port
-                    ),
-                );
-            }
-        }
+        self.check_container_ports(container, &format!("{}'s nginx", proxy.name), at);
         let reads: Vec<&str> = proxy
             .upstreams
             .iter()
@@ -102,15 +92,8 @@ impl Model<'_> {
                 "{var}={raw:?} is a hard-coded IP; name the Service instead"
             ));
         }
-        let service = self.service_named(&format!("{var}={raw:?}"), host, namespace)?;
-        let service_port = items(&service.value["spec"]["ports"])
-            .find(|candidate| candidate["port"].as_u64() == Some(u64::from(port)))
-            .ok_or_else(|| {
-                format!(
-                    "{var}={raw:?}: port {port} is not a port of {}",
-                    service.id()
-                )
-            })?;
+        let what = format!("{var}={raw:?}");
+        let (service, service_port) = self.service_port_named(&what, host, port, namespace)?;
         let (backend, listens) = self.service_backend(service, service_port)?;
         if backend.binary.map(|binary| binary.name) != Some(upstream.binary) {
             return Err(format!(

@@ -70,7 +70,7 @@ impl Model<'_> {
     }
 
     /// Every declared port is the one the process listens on with this env.
-    fn check_container_ports(&mut self, container: &Container, process: &str, at: &str) {
+    pub(super) fn check_container_ports(&mut self, container: &Container, process: &str, at: &str) {
         match container.listen_port() {
             Err(error) => self.fail(CHECK_CONTAINER_PORTS, format!("{at}: {error}")),
             Ok(listens) => {
