@@ -102,7 +102,11 @@ EOF
   # Kubernetes 1.20 builds in GOPATH mode.
   mkdir -p "$work/gopath/src/k8s.io" "$BIN"
   ln -sfn "$tree" "$work/gopath/src/k8s.io/kubernetes"
-  export GOPATH=$work/gopath GO111MODULE=off CGO_ENABLED=0 GOPROXY=off GOFLAGS="-p=$(nproc)"
+  # Debian's Go 1.19 (golang-go), not a newer Go that may come first on PATH: 1.20's tree builds
+  # with the Go of its day.
+  [[ -x /usr/lib/go-1.19/bin/go ]] || die "no /usr/lib/go-1.19/bin/go (Debian's golang-go)"
+  export PATH=/usr/lib/go-1.19/bin:$PATH
+  export GOPATH=$work/gopath GO111MODULE=off CGO_ENABLED=0 GOPROXY=off GOFLAGS="-p=$(nproc)" GOTOOLCHAIN=local
   export GOCACHE=$CACHE/gocache
   cd "$GOPATH/src/k8s.io/kubernetes"
   log "generating pkg/generated/openapi (not shipped in the source tarball)"
