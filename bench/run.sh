@@ -182,13 +182,16 @@ if [[ -n ${BENCH_BASELINE:-} ]]; then
   [[ -x $BASE_BIN/tasks-api ]] || die "missing $BASE_BIN/tasks-api"
 fi
 
-start() { # start <name> <env assignments…> -- <command…>; stdout+stderr to $WORK/<name>.log
+declare -A METRICS_PORTS=()
+start() { # start <name> <env assignments…> -- <command…>; stdout+stderr to $WORK/<name>.log.
+  # Every process gets a free METRICS_PORT of its own (METRICS_PORTS[name]): they share a host.
   local name=$1
   shift
   local envs=()
   while [[ $1 != -- ]]; do envs+=("$1"); shift; done
   shift
-  env "${envs[@]}" "$@" >>"$WORK/$name.log" 2>&1 &
+  METRICS_PORTS[$name]=$(free_ports 1)
+  env METRICS_PORT="${METRICS_PORTS[$name]}" "${envs[@]}" "$@" >>"$WORK/$name.log" 2>&1 &
   PIDS[$name]=$!
 }
 
@@ -296,20 +299,28 @@ log "$MODE run on $CORES cores, load average $LOAD_BEFORE; work folder $WORK"
 read -r AUTH_PORT USERS_PORT TASKS_PORT BACK_PORT FRONT_PORT SPARE_PORT PG_PORT TASKS_PG_PORT \
   DB_FRONT_PORT < <(free_ports 9)
 JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+# Caller keys, fresh every run (as the README's set-up makes them): auth knows both, users and
+# tasks each show their own.
+USERS_API_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+TASKS_API_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+USERS_AUTH=(AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" AUTH_API_KEY="$USERS_API_KEY")
+TASKS_AUTH=(AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" AUTH_API_KEY="$TASKS_API_KEY")
 mkdir -p "$WORK/users" "$WORK/tasks" "$WORK/growth"
 
 # The benchmark measures what the cores can do: every one of wrk's 64 connections may wait for
 # a hash, and one client address may log in and sign up as often as it likes (scripts/flood.py
 # checks the limits; here they would only measure themselves).
-start auth PORT="$AUTH_PORT" JWT_SECRET="$JWT_SECRET" HASH_QUEUE_SIZE=256 -- "$BIN/auth-api"
+start auth PORT="$AUTH_PORT" JWT_SECRET="$JWT_SECRET" HASH_QUEUE_SIZE=256 \
+  USERS_API_KEY="$USERS_API_KEY" TASKS_API_KEY="$TASKS_API_KEY" -- "$BIN/auth-api"
 NO_RATE_LIMITS=(LOGIN_LIMIT_PER_ADDRESS=off LOGIN_LIMIT_PER_ACCOUNT=off
-  SIGNUP_LIMIT_PER_ADDRESS=off SIGNUP_LIMIT_PER_ACCOUNT=off)
-start users PORT="$USERS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" USERS_FOLDER="$WORK/users" \
+  LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS=off SIGNUP_LIMIT_PER_ADDRESS=off SIGNUP_LIMIT_PER_ACCOUNT=off)
+start users PORT="$USERS_PORT" "${USERS_AUTH[@]}" USERS_FOLDER="$WORK/users" \
   "${NO_RATE_LIMITS[@]}" -- "$BIN/users-api"
-# One user POSTs for 10 s (~150,000 tasks): past MAX_TASKS_PER_USER's default of 1,000.
-MANY_TASKS=MAX_TASKS_PER_USER=100000000
-start tasks PORT="$TASKS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" TASKS_FOLDER="$WORK/tasks" \
-  "$MANY_TASKS" -- "$BIN/tasks-api"
+# One user POSTs for 10 s (~150,000 tasks): past the per-user caps' defaults (1,000 tasks, 4 MiB,
+# 30 a minute), which are for scripts/flood.py to check, not for this to measure.
+MANY_TASKS=(MAX_TASKS_PER_USER=100000000 MAX_BYTES_PER_USER=1Ti TASK_LIMIT_PER_USER=off)
+start tasks PORT="$TASKS_PORT" "${TASKS_AUTH[@]}" TASKS_FOLDER="$WORK/tasks" \
+  "${MANY_TASKS[@]}" -- "$BIN/tasks-api"
 start ceiling-backend -- "$BIN/ceiling" backend "$BACK_PORT"
 start ceiling-front -- "$BIN/ceiling" front "$FRONT_PORT" "$BACK_PORT"
 
@@ -348,8 +359,8 @@ record "$(psql_at bench -c "SELECT json_build_object('kind', 'pg', 'version', cu
   'shared_buffers', current_setting('shared_buffers'), 'max_connections', current_setting('max_connections'))")"
 # The same tasks-api binary with DATABASE_URL (pool: DATABASE_POOL_SIZE's default of 10, as the
 # database ceiling's), verified by the same auth-api.
-start tasks-pg PORT="$TASKS_PG_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" TASKS_FOLDER="$WORK/tasks-pg" \
-  DATABASE_URL="$PG_URL" "$MANY_TASKS" -- "$BIN/tasks-api"
+start tasks-pg PORT="$TASKS_PG_PORT" "${TASKS_AUTH[@]}" TASKS_FOLDER="$WORK/tasks-pg" \
+  DATABASE_URL="$PG_URL" "${MANY_TASKS[@]}" -- "$BIN/tasks-api"
 start ceiling-db -- "$BIN/ceiling" front-db "$DB_FRONT_PORT" "$BACK_PORT" "$PG_URL"
 
 wait_ready auth "$AUTH_PORT"
@@ -374,8 +385,8 @@ psql_at bench -c 'ANALYZE tasks.tasks'
 if [[ -n $BASE_BIN ]]; then # the baseline tasks-api, on a copy of the same seeded store
   mkdir -p "$WORK/base-tasks"
   cp "$WORK/tasks/tasks.jsonl" "$WORK/base-tasks/"
-  start base-tasks PORT="$SPARE_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" \
-    TASKS_FOLDER="$WORK/base-tasks" "$MANY_TASKS" -- "$BASE_BIN/tasks-api"
+  start base-tasks PORT="$SPARE_PORT" "${TASKS_AUTH[@]}" \
+    TASKS_FOLDER="$WORK/base-tasks" "${MANY_TASKS[@]}" -- "$BASE_BIN/tasks-api"
   wait_ready base-tasks "$SPARE_PORT"
 fi
 
@@ -495,8 +506,8 @@ growth_round() { # growth_round <label> <round>: POST and GET latency on the run
 }
 start_tasks_timed() { # start_tasks_timed <label> <round>: start tasks-api on $WORK/growth, time to /readyz
   local label=$1 round=$2
-  start_timed tasks "$TASKS_PORT" PORT="$TASKS_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" \
-    TASKS_FOLDER="$WORK/growth" "$MANY_TASKS" -- "$BIN/tasks-api"
+  start_timed tasks "$TASKS_PORT" PORT="$TASKS_PORT" "${TASKS_AUTH[@]}" \
+    TASKS_FOLDER="$WORK/growth" "${MANY_TASKS[@]}" -- "$BIN/tasks-api"
   record "{\"kind\":\"ready\",\"name\":\"$label\",\"round\":$round,\"ms\":$READY_MS}"
   echo "bench: tasks-api ($label, round $round) ready in $READY_MS ms" >&2
 }
@@ -545,9 +556,11 @@ check() { # check <service> <build> <what> <want> <got>: got is a number (000: n
   echo "bench: $1-api ($2) at full volume: $3: $got (want $4)" >&2
 }
 
-metric() { # metric <port> <name> <kind>: its value in /metrics, or null
-  curl -fsS "http://127.0.0.1:$1/metrics" |
-    awk -v series="$2{kind=\"$3\"}" '$1 == series {value = $2} END {print (value == "" ? "null" : value)}'
+metric() { # metric <name> <port> <series> <kind>: its value in the /metrics of the process
+  # started as <name>, on its METRICS_PORT; a baseline older than METRICS_PORT serves it on <port>
+  { curl -fsS "http://127.0.0.1:${METRICS_PORTS[$1]}/metrics" 2>/dev/null ||
+    curl -fsS "http://127.0.0.1:$2/metrics"; } |
+    awk -v series="$3{kind=\"$4\"}" '$1 == series {value = $2} END {print (value == "" ? "null" : value)}'
 }
 
 fresh_token() { # the token of a user signed up just now, who owns no task
@@ -562,7 +575,8 @@ full_start() { # full_start <service> <build> <store> <round>: start on $WORK/fu
   # records the time to /readyz and, once idle, VmRSS and VmHWM
   local svc=$1 build=$2 store=$3 round=$4 bin=$BIN name=full-$1 pid
   [[ $build == current ]] || { bin=$BASE_BIN; name+=-base; }
-  start_timed "$name" "$FULL_PORT" PORT="$FULL_PORT" AUTH_ADDRESS="127.0.0.1:$AUTH_PORT" \
+  local -n caller=${svc^^}_AUTH
+  start_timed "$name" "$FULL_PORT" PORT="$FULL_PORT" "${caller[@]}" \
     "${svc^^}_FOLDER=$WORK/full-$svc/$store" STORE_BUDGET="$FULL_BUDGET" -- "$bin/$svc-api"
   pid=${PIDS[$name]}
   settle "$pid"
@@ -591,7 +605,9 @@ full_checks() { # full_checks <service> <build>: on the running full store, read
       "$(status_of -X POST -H 'Content-Type: application/json' -d "$ONE_MORE_USER" "$url/signup")"
   fi
   check "$svc" "$build" "file bytes after the refused write" "$size" "$(stat -c %s "$file")"
-  record "{\"kind\":\"full-metrics\",\"service\":\"$svc\",\"build\":\"$build\",\"store_bytes\":$(metric "$FULL_PORT" store_bytes "$svc"),\"store_budget_bytes\":$(metric "$FULL_PORT" store_budget_bytes "$svc")}"
+  local name=full-$svc
+  [[ $build == current ]] || name+=-base
+  record "{\"kind\":\"full-metrics\",\"service\":\"$svc\",\"build\":\"$build\",\"store_bytes\":$(metric "$name" "$FULL_PORT" store_bytes "$svc"),\"store_budget_bytes\":$(metric "$name" "$FULL_PORT" store_budget_bytes "$svc")}"
 }
 
 full_volume() { # full_volume <service>: fill its store to the budget, then alternate rounds on an

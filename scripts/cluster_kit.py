@@ -26,7 +26,14 @@ def note(text):
 def is_error_json(body):
     return isinstance(body, dict) and isinstance(body.get("message"), str)
 
+
 PART_OF = "app.kubernetes.io/part-of=kub-network"
+# The Secrets of the README, each with the one key it is created with: auth's signing secret,
+# and each caller's own key for auth (users-api's, tasks-api's; auth reads both).
+SECRETS = {"auth-secret": "JWT_SECRET", "users-auth-key": "AUTH_API_KEY",
+           "tasks-auth-key": "AUTH_API_KEY"}
+# Every service's GET /metrics, apart from its public port (METRICS_PORT in the manifests).
+METRICS_PORT = 9090
 
 
 class Cluster:
@@ -68,7 +75,7 @@ class Cluster:
         self.run("delete", "-n", NAMESPACE,
                  "deployment,statefulset,service,networkpolicy,poddisruptionbudget", "-l", PART_OF,
                  "--ignore-not-found", "--wait=false")
-        self.run("delete", "-n", NAMESPACE, "secret", "auth-secret", "postgres-secret",
+        self.run("delete", "-n", NAMESPACE, "secret", *SECRETS, "postgres-secret",
                  "--ignore-not-found")
         delete_pods = lambda: self.run("delete", "-n", NAMESPACE, "pod", "-l", PART_OF,
                                        "--grace-period=1", "--ignore-not-found", "--wait=false")
@@ -88,10 +95,12 @@ class Cluster:
                 self.run("get", "pv", "-l", PART_OF, "-o", "json"))["items"]:
             time.sleep(0.5)
 
-    def create_secret(self):
-        # The README's command: kubectl create secret generic auth-secret --from-literal=JWT_SECRET="$(openssl rand -hex 32)"
-        self.run("create", "secret", "generic", "auth-secret", "-n", NAMESPACE,
-                 f"--from-literal=JWT_SECRET={secrets.token_hex(32)}")
+    def create_secret(self, names=SECRETS):
+        """The Secrets `names` (of SECRETS), as the README creates them, e.g.
+        kubectl create secret generic users-auth-key --from-literal=AUTH_API_KEY="$(openssl rand -hex 32)"."""
+        for name in names:
+            self.run("create", "secret", "generic", name, "-n", NAMESPACE,
+                     f"--from-literal={SECRETS[name]}={secrets.token_hex(32)}")
 
 
 def wait_answering(url, timeout=60):
@@ -108,3 +117,9 @@ def wait_auth_reachable(url, timeout=30):
         return status == 200 and network["auth"]["reachable"]
 
     return poll(reachable, timeout)
+
+
+def metrics_url(cluster, app, port=METRICS_PORT):
+    """GET /metrics of a Ready Pod of `app`: on its own port (METRICS_PORT), straight to the Pod's
+    address from the node; no Service publishes it."""
+    return f"http://{cluster.ready_pod(app)['status']['podIP']}:{port}"

@@ -8,7 +8,13 @@
 #   on localhost:3000: the page with its security headers, /api/users/ and
 #   /api/tasks/ proxied to users and tasks by name (auth not), the walk-through
 #   in a real browser (scripts/browser-e2e.py --mode compose), 502 JSON while
-#   tasks is stopped, and tasks found again at a new address once recreated.
+#   tasks is stopped, and tasks found again at a new address once recreated;
+#   the networks: the frontend can neither resolve nor reach auth (users can),
+#   holds no key, and nginx forwards only the page's routes (/metrics,
+#   /openapi.json, /healthz 404 JSON); nginx's limits (429 and 503 JSON) and
+#   10 s client timeouts; X-Forwarded-For replaced by nginx, so users-api's
+#   limits key by the real client behind it whatever the client writes there.
+#   In every file: auth answers 401 without a key and 403 to the wrong caller.
 #   Then the same against docker-compose.pod.yaml (auth inside users' network namespace); then
 #   docker-compose.postgres.yaml: users and tasks on PostgreSQL, two tasks
 #   replicas (each on its own host port, read from `port --index N`): the curl
@@ -20,14 +26,18 @@
 # Needs a running engine and the base images:
 #   scripts/docker-engine.sh && scripts/airgap-images.sh && scripts/compose-e2e.sh
 #
-# Idempotent: it uses its own compose project (kubnet-e2e), removes whatever a
-# previous run left, and always ends with `down -v`. If .env is missing it
-# writes a throwaway one with a random JWT_SECRET and deletes it at the end.
-# Exit 0 when every check passed, 1 (with the failing check and the
-# containers' logs) otherwise.
+# Idempotent: it uses its own compose project (kubnet-e2e), waits while another
+# run of it is under way (a lock, and the project's running containers),
+# removes whatever a previous run left, and always ends with `down -v`. Its
+# settings are a throwaway env file made from .env.example the README's way
+# (random JWT_SECRET, USERS_API_KEY, TASKS_API_KEY): your .env is neither read
+# nor touched. Exit 0 when every check passed, 1 (with the failing check and
+# the containers' logs) otherwise.
 #
 # Knobs: COMPOSE (default: docker-compose, else `docker compose`),
-#        E2E_PROJECT (default kubnet-e2e), E2E_HEALTH_TIMEOUT (s, default 120).
+#        E2E_PROJECT (default kubnet-e2e), E2E_HEALTH_TIMEOUT (s, default 120),
+#        E2E_WAIT_TIMEOUT (s to wait for another run, default 1800),
+#        E2E_FILES (the compose files to run, default all three).
 set -euo pipefail
 
 # Debian's docker client matches Debian's engine (see scripts/docker-engine.sh).
@@ -36,6 +46,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PROJECT="${E2E_PROJECT:-kubnet-e2e}"
 HEALTH_TIMEOUT="${E2E_HEALTH_TIMEOUT:-120}"
+WAIT_TIMEOUT="${E2E_WAIT_TIMEOUT:-1800}"
 GRACE_SECONDS=20   # stop_grace_period in every compose file
 IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest
         kub-network-frontend:latest postgres:15-bookworm)
@@ -44,6 +55,16 @@ TASKS_URL=http://localhost:8000
 FRONTEND_URL=http://localhost:3000   # docker-compose.yaml only
 PG_FILE=docker-compose.postgres.yaml
 ROUND_ROBIN_REQUESTS=30   # to `tasks:8000` from inside the network (PostgreSQL variant)
+PUBLIC_NET="${PROJECT}_public"   # the compose files' network `public` (users, tasks, frontend)
+# A throwaway container with bash, for requests from inside a network namespace (the service
+# images have no shell); it is run read-only with no capabilities.
+PROBE_IMAGE=kub-network-frontend:latest
+# users-api's signup limit per address (SIGNUP_LIMIT_PER_ADDRESS, 10/min): one more than it
+# is certain to reach it, whatever this run already spent of it.
+SIGNUP_BURST=11
+NGINX_LIMIT_MESSAGE="from your address to the frontend"   # nginx's 429 (limit_req)
+NGINX_CONN_MESSAGE="in progress at once from your address"   # nginx's 503 (limit_conn)
+NGINX_404_MESSAGE="No such API here"
 
 if [[ -n "${COMPOSE:-}" ]]; then read -r -a COMPOSE_CMD <<<"$COMPOSE"
 elif command -v docker-compose >/dev/null 2>&1; then COMPOSE_CMD=(docker-compose)
@@ -52,9 +73,10 @@ else COMPOSE_CMD=(docker compose); fi
 START=$SECONDS
 PASSED=0
 FILE=""          # the compose file under test
-CREATED_ENV=0
 PLACEHOLDER=""   # a container holding tasks' old address (check_tasks_survive_recreate)
 WORK="$(mktemp -d)"
+ENV_FILE="$WORK/env"   # the stacks' settings (main: made from .env.example)
+USERS_KEY=""; TASKS_KEY=""
 
 log()  { printf '[compose-e2e %4ds] %s\n' "$((SECONDS - START))" "$*"; }
 pass() { PASSED=$((PASSED + 1)); log "ok: $*"; }
@@ -62,7 +84,7 @@ fail() {
   printf '[compose-e2e] FAILED (%s): %s\n' "${FILE:-setup}" "$*" >&2
   exit 1
 }
-compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$FILE" "$@"; }
+compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f "$FILE" "$@"; }
 
 cleanup() {
   local rc=$?
@@ -73,10 +95,12 @@ cleanup() {
     compose logs --no-color --tail 40 >&2 2>&1 || true
   fi
   [[ -z "$PLACEHOLDER" ]] || docker rm -f "$PLACEHOLDER" >/dev/null 2>&1 || true
-  for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
-    FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
-  done
-  [[ $CREATED_ENV == 1 ]] && rm -f .env
+  for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done   # the timeout probes
+  if [[ -f "$ENV_FILE" ]]; then
+    for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
+      FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
+    done
+  fi
   rm -rf "$WORK"
   if [[ $rc -eq 0 ]]; then
     log "all checks passed in $((SECONDS - START))s"
@@ -92,12 +116,14 @@ trap cleanup EXIT
 # helpers
 # --------------------------------------------------------------------------
 STATUS=""; BODY=""; HEADERS=""; TOKEN=""; CREDS=""
-# http METHOD URL [JSON] [TOKEN]: sets STATUS and BODY.
+# http METHOD URL [JSON] [TOKEN] [HEADER]: sets STATUS, BODY and HEADERS. Never through a proxy:
+# everything it calls is on this machine.
 http() {
-  local method=$1 url=$2 data=${3:-} token=${4:-}
-  local args=(-sS --max-time 10 -o "$WORK/body" -w '%{http_code}' -X "$method")
+  local method=$1 url=$2 data=${3:-} token=${4:-} header=${5:-}
+  local args=(-sS --noproxy '*' --max-time 10 -o "$WORK/body" -w '%{http_code}' -X "$method")
   [[ -n "$data" ]] && args+=(-H 'Content-Type: application/json' --data "$data")
   [[ -n "$token" ]] && args+=(-H "Authorization: Bearer $token")
+  [[ -n "$header" ]] && args+=(-H "$header")
   STATUS="$(curl -D "$WORK/headers" "${args[@]}" "$url" 2>"$WORK/curl.err")" || STATUS="000"
   BODY="$(cat "$WORK/body" 2>/dev/null || true)"
   HEADERS="$(tr -d '\r' <"$WORK/headers" 2>/dev/null || true)"   # of the last response
@@ -162,11 +188,12 @@ check_auth_not_published() {
   # Every host port the project publishes, as "container_port->host" lines.
   published="$(for id in $(project_containers); do docker port "$id"; done | sort -u)"
   ! grep -q '^80/tcp' <<<"$published" || fail "port 80 (auth) is published: $published"
+  ! grep -q '^9090/tcp' <<<"$published" || fail "a METRICS_PORT (9090) is published: $published"
   [[ -z "$(docker port "$(service_container auth)")" ]] || fail "auth container publishes ports"
   if [[ $HOST_80_WAS_FREE == 1 ]]; then
     ! port_in_use 80 || fail "something answers on localhost:80 with the stack up"
   fi
-  pass "auth not reachable from the host (published: $(tr '\n' ' ' <<<"$published"))"
+  pass "auth not reachable from the host, no METRICS_PORT published (published: $(tr '\n' ' ' <<<"$published"))"
 }
 
 check_non_root() { # check_non_root SERVICE...: every container of each
@@ -186,25 +213,26 @@ check_non_root() { # check_non_root SERVICE...: every container of each
   done
 }
 
-container_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$1" | awk '{print $1}'; }
+network_ip() { # network_ip CONTAINER NETWORK: its address there, or nothing
+  docker inspect -f "{{with index .NetworkSettings.Networks \"$2\"}}{{.IPAddress}}{{end}}" "$1"
+}
 
 check_tasks_survive_recreate() { # $1 = 1: the stack has the frontend
-  local before after old_ip new_ip net
+  local before after old_ip new_ip
   before="$(service_container tasks)"
-  old_ip="$(container_ip "$before")"
+  old_ip="$(network_ip "$before" "$PUBLIC_NET")"   # where the frontend reaches it
   compose stop tasks >/dev/null 2>&1
   if [[ ${1:-0} == 1 ]]; then
     # 502 once the name no longer resolves, 504 while nginx still holds the old address (5 s).
-    http GET "$FRONTEND_URL/api/tasks/healthz"
+    http GET "$FRONTEND_URL/api/tasks/network"
     [[ ( "$STATUS" == 502 || "$STATUS" == 504 ) && "$BODY" == '{"message":"'*'tasks-api at tasks:8000'* ]] \
       || fail "tasks stopped: expected 502 or 504 JSON naming tasks-api from the frontend, got $STATUS: $BODY"
     pass "tasks stopped: the frontend answers $STATUS JSON: $BODY"
     # A throwaway container takes the address tasks just freed (Docker hands out the lowest
     # free one), so the new tasks container gets another: the frontend must find it by name
     # (nginx resolves per request), not keep sending to the old address.
-    net="$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$before" | awk '{print $1}')"
     compose rm -f tasks >/dev/null 2>&1
-    PLACEHOLDER="$(docker run -d --rm --network "$net" --read-only --cap-drop ALL \
+    PLACEHOLDER="$(docker run -d --rm --network "$PUBLIC_NET" --read-only --cap-drop ALL \
                    --entrypoint sleep kub-network-frontend:latest 120)" || fail "cannot start a placeholder container"
   fi
   compose rm -f tasks >/dev/null 2>&1
@@ -214,7 +242,7 @@ check_tasks_survive_recreate() { # $1 = 1: the stack has the frontend
   wait_healthy tasks
   http GET "$TASKS_URL/tasks" "" "$TOKEN"; expect 200 "list tasks after recreating tasks" '"title":"A"'
   if [[ ${1:-0} == 1 ]]; then
-    new_ip="$(container_ip "$after")"
+    new_ip="$(network_ip "$after" "$PUBLIC_NET")"
     [[ "$new_ip" != "$old_ip" ]] || log "note: tasks got its old address $old_ip again"
     http GET "$FRONTEND_URL/api/tasks/tasks" "" "$TOKEN"
     expect 200 "the frontend reaches the recreated tasks (address $old_ip -> $new_ip), no restart" '"title":"A"'
@@ -274,13 +302,15 @@ check_pod_network() { # docker-compose.pod.yaml: auth lives in users' network na
   pass "auth shares users' network namespace; users calls it at localhost:80"
 }
 
-check_secret_required() { # compose refuses to start without JWT_SECRET
-  local out
-  if out="$(JWT_SECRET='' "${COMPOSE_CMD[@]}" -p "$PROJECT" -f "$FILE" config 2>&1)"; then
-    fail "compose config succeeded with an empty JWT_SECRET"
-  fi
-  [[ "$out" == *"set JWT_SECRET in .env"* ]] || fail "no clear message for a missing JWT_SECRET: $out"
-  pass "an empty JWT_SECRET stops compose with: set JWT_SECRET in .env ..."
+check_secret_required() { # compose refuses to start without JWT_SECRET or a caller's key
+  local out var
+  for var in JWT_SECRET USERS_API_KEY TASKS_API_KEY; do
+    if out="$(env "$var=" "${COMPOSE_CMD[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f "$FILE" config 2>&1)"; then
+      fail "compose config succeeded with an empty $var"
+    fi
+    [[ "$out" == *"set $var in .env"* ]] || fail "no clear message for a missing $var: $out"
+    pass "an empty $var stops compose with: set $var in .env ..."
+  done
 }
 
 # --------------------------------------------------------------------------
@@ -337,11 +367,10 @@ check_service_name_reaches_both() {
   # From a throwaway container on the stack's network (the postgres image: it has bash),
   # ROUND_ROBIN_REQUESTS requests to http://tasks:8000, each a new connection and a new
   # DNS look-up, each with its own x-request-id; each replica's log tells which it served.
-  local net tag n total=0
+  local tag n total=0
   local -a counts=()
-  net="$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "${REPLICA_IDS[0]}" | awk '{print $1}')"
   tag="rr$RANDOM$RANDOM"
-  docker run --rm --network "$net" --user 999:999 --read-only --cap-drop ALL \
+  docker run --rm --network "$PUBLIC_NET" --user 999:999 --read-only --cap-drop ALL \
       -e TAG="$tag" -e N="$ROUND_ROBIN_REQUESTS" --entrypoint bash postgres:15-bookworm -c '
     for i in $(seq 1 "$N"); do
       exec 3<>/dev/tcp/tasks/8000 || exit 1
@@ -411,6 +440,8 @@ run_postgres_stack() {
   check_curl_flow
   check_data_in_postgres
   check_auth_not_published
+  check_host_to_auth
+  check_auth_requires_key
   check_replicas_share_data
   check_service_name_reaches_both
   check_non_root postgres auth users tasks
@@ -434,13 +465,48 @@ run_stack() { # $1 = compose file
   wait_healthy "${services[@]}"
   check_curl_flow
   check_auth_not_published
+  check_host_to_auth
+  check_auth_requires_key
   [[ "$FILE" == *pod* ]] && check_pod_network
-  [[ $with_frontend == 1 ]] && check_frontend
+  if [[ $with_frontend == 1 ]]; then
+    start_slow_clients
+    check_frontend
+    check_frontend_cannot_reach_auth
+    check_frontend_routes
+    check_nginx_limits
+    check_client_address
+  fi
   check_non_root "${services[@]}"
   check_tasks_survive_recreate "$with_frontend"
   check_graceful_stop
   FILE=""
 }
+
+# Another run of this script (CI in the background, say) owns the project's containers and
+# the ports: wait for it rather than tear its stack down. The lock orders runs of this version;
+# the running containers show a run that holds no lock.
+wait_for_other_run() {
+  local deadline=$((SECONDS + WAIT_TIMEOUT)) lock
+  exec {lock}>"/tmp/compose-e2e.$PROJECT.lock"
+  if ! flock -n "$lock"; then
+    log "another compose-e2e run holds /tmp/compose-e2e.$PROJECT.lock: waiting (up to ${WAIT_TIMEOUT}s)"
+    flock -w "$WAIT_TIMEOUT" "$lock" || fail "another compose-e2e run still holds the lock after ${WAIT_TIMEOUT}s"
+  fi
+  if [[ -n "$(docker ps -q --filter "label=com.docker.compose.project=$PROJECT")" ]]; then
+    log "project $PROJECT has running containers (another run?): waiting up to ${WAIT_TIMEOUT}s for them to stop"
+    while [[ -n "$(docker ps -q --filter "label=com.docker.compose.project=$PROJECT")" ]]; do
+      if (( SECONDS >= deadline )); then
+        log "project $PROJECT still has running containers: taking them for leftovers"
+        return
+      fi
+      sleep 15
+    done
+  fi
+}
+
+# The checks of networks, keys, nginx's routes and limits and client addresses.
+# shellcheck source=scripts/compose-e2e-isolation.sh
+source scripts/compose-e2e-isolation.sh
 
 # --------------------------------------------------------------------------
 main() {
@@ -449,25 +515,35 @@ main() {
   "${COMPOSE_CMD[@]}" version >/dev/null 2>&1 || fail "no compose (${COMPOSE_CMD[*]})"
   log "compose: $("${COMPOSE_CMD[@]}" version 2>/dev/null | head -n1)"
 
+  command -v openssl >/dev/null 2>&1 || fail "openssl is needed on the host (the README's set-up step)"
+  local f p key
+  wait_for_other_run
+
+  # The README's set-up step, on a copy: the stacks never see your .env.
+  cp .env.example "$ENV_FILE"
+  for key in JWT_SECRET USERS_API_KEY TASKS_API_KEY; do sed -i "s/^$key=.*/$key=$(openssl rand -hex 32)/" "$ENV_FILE"; done
+  for key in JWT_SECRET USERS_API_KEY TASKS_API_KEY; do
+    grep -Eq "^$key=[0-9a-f]{64}$" "$ENV_FILE" || fail ".env.example has no line '$key=' for the set-up step to fill"
+  done
+  USERS_KEY="$(sed -n 's/^USERS_API_KEY=//p' "$ENV_FILE")"
+  TASKS_KEY="$(sed -n 's/^TASKS_API_KEY=//p' "$ENV_FILE")"
+  log "settings: .env.example with a random JWT_SECRET, USERS_API_KEY and TASKS_API_KEY"
+
   for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
     FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
   done
-  local p
   for p in 8080 8000 3000; do
     ! port_in_use "$p" || fail "localhost:$p is already in use (another stack running? docker-compose down)"
   done
   HOST_80_WAS_FREE=1; port_in_use 80 && HOST_80_WAS_FREE=0
 
-  if [[ ! -f .env ]]; then
-    JWT=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    sed "s/^JWT_SECRET=.*/JWT_SECRET=$JWT/" .env.example >.env
-    CREATED_ENV=1
-    log "wrote a throwaway .env with a random JWT_SECRET"
-  fi
-
-  run_stack docker-compose.yaml
-  run_stack docker-compose.pod.yaml
-  run_postgres_stack
+  for f in ${E2E_FILES:-docker-compose.yaml docker-compose.pod.yaml $PG_FILE}; do
+    case "$f" in
+      "$PG_FILE") run_postgres_stack ;;
+      docker-compose.yaml | docker-compose.pod.yaml) run_stack "$f" ;;
+      *) fail "E2E_FILES: unknown compose file $f" ;;
+    esac
+  done
 
   log "image sizes:"
   local img

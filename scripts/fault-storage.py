@@ -8,7 +8,7 @@ remounted read-only (503). Needs root (mount); run after `cargo build` (uses tar
 """
 import os, secrets, subprocess, sys, tempfile
 
-from service_kit import call, free_port, wait_ready
+from service_kit import call, caller_keys, free_port, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "debug")
@@ -34,12 +34,15 @@ def main():
     processes = []
     try:
         auth, users, tasks = free_port(), free_port(), free_port()
+        auth_keys, users_key, tasks_key = caller_keys()
         common = {"PATH": os.environ["PATH"], "RUST_LOG": "warn"}
         def start(binary, env):
-            processes.append(subprocess.Popen([os.path.join(BIN, binary)], env={**common, **env}))
-        start("auth-api", {"PORT": str(auth), "JWT_SECRET": secrets.token_hex(32)})
-        start("users-api", {"PORT": str(users), "AUTH_ADDRESS": f"127.0.0.1:{auth}", "USERS_FOLDER": os.path.join(work, "users")})
-        start("tasks-api", {"PORT": str(tasks), "AUTH_ADDRESS": f"127.0.0.1:{auth}", "TASKS_FOLDER": os.path.join(disk, "tasks")})
+            # Three services on one host: each its own METRICS_PORT.
+            env = {**common, "METRICS_PORT": str(free_port()), **env}
+            processes.append(subprocess.Popen([os.path.join(BIN, binary)], env=env))
+        start("auth-api", {"PORT": str(auth), "JWT_SECRET": secrets.token_hex(32), **auth_keys})
+        start("users-api", {"PORT": str(users), "AUTH_ADDRESS": f"127.0.0.1:{auth}", "USERS_FOLDER": os.path.join(work, "users"), **users_key})
+        start("tasks-api", {"PORT": str(tasks), "AUTH_ADDRESS": f"127.0.0.1:{auth}", "TASKS_FOLDER": os.path.join(disk, "tasks"), **tasks_key})
         for port in (auth, users, tasks):
             wait_ready(port)
         u, t = f"http://127.0.0.1:{users}", f"http://127.0.0.1:{tasks}"
@@ -78,8 +81,8 @@ def main():
         if tasks_api.wait(timeout=10) != 0:
             sys.exit("FAIL tasks-api did not exit 0 on SIGTERM")
         subprocess.run(["mount", "-o", "remount,ro", disk], check=True)
-        env = {**common, "PORT": str(tasks), "AUTH_ADDRESS": f"127.0.0.1:{auth}", "TASKS_FOLDER": os.path.join(disk, "tasks")}
-        refused = subprocess.run([os.path.join(BIN, "tasks-api")], env=env, capture_output=True, text=True, timeout=20)
+        env = {"PORT": str(tasks), "AUTH_ADDRESS": f"127.0.0.1:{auth}", "TASKS_FOLDER": os.path.join(disk, "tasks"), **tasks_key}
+        refused = subprocess.run([os.path.join(BIN, "tasks-api")], env={**common, **env}, capture_output=True, text=True, timeout=20)
         if refused.returncode != 1 or "tasks.jsonl" not in refused.stderr:
             sys.exit(f"FAIL start on a read-only folder: exit {refused.returncode}, stderr {refused.stderr!r}")
         print(f"ok   start on a read-only folder refused: {refused.stderr.strip()}")

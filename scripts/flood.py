@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from flood_kit import (REQUEST_TIMEOUT_S, HalfOpenClient, Report, Stack, connection, files_limit, ms, once,
                        open_files, p99, sleep_until)
-from service_kit import exchange, free_port
+from service_kit import caller_keys, exchange, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LUA = os.path.join(ROOT, "scripts", "flood")
@@ -276,7 +276,7 @@ def signup_burst(report, ports):
 
 # 3. Half-open connections ------------------------------------------------------------------
 
-def half_open(report, stack, ports, work, token):
+def half_open(report, stack, ports, work, token, tasks_key):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < HALF_OPEN_CONNECTIONS + 256:
         raise RuntimeError(f"this script may open only {soft} files (hard limit {hard}); "
@@ -286,7 +286,7 @@ def half_open(report, stack, ports, work, token):
     # open-file limit below the number of connections (soft = hard: nothing to raise).
     proc = stack.start("tasks-half-open", "tasks-api",
                        {"AUTH_ADDRESS": f"127.0.0.1:{ports['auth']}", "TASKS_FOLDER": os.path.join(work, "tasks-half-open"),
-                        "HEADER_READ_TIMEOUT": f"{HEADER_READ_TIMEOUT_S}s"},
+                        "HEADER_READ_TIMEOUT": f"{HEADER_READ_TIMEOUT_S}s", **tasks_key},
                        port, open_files=HALF_OPEN_FILE_LIMIT)
     print(f"half-open: {HALF_OPEN_CONNECTIONS} connections from {FLOOD_ADDRESS} send an incomplete "
           f"head and go silent; tasks-api with open files (soft / hard) {files_limit(proc.pid)}, "
@@ -392,12 +392,15 @@ def main():
     stack = Stack(work)
     ports = {name: free_port() for name in ("auth", "users", "tasks")}
     auth_address = f"127.0.0.1:{ports['auth']}"
+    auth_keys, users_key, tasks_key = caller_keys()
     try:
         # Defaults everywhere (the limits and caps under test), except tasks-api's
-        # HEADER_READ_TIMEOUT in check 3 (its own instance).
-        stack.start("auth", "auth-api", {"JWT_SECRET": secrets.token_hex(32)}, ports["auth"])
-        stack.start("users", "users-api", {"AUTH_ADDRESS": auth_address, "USERS_FOLDER": f"{work}/users"}, ports["users"])
-        stack.start("tasks", "tasks-api", {"AUTH_ADDRESS": auth_address, "TASKS_FOLDER": f"{work}/tasks"}, ports["tasks"])
+        # HEADER_READ_TIMEOUT in check 3 (its own instance); fresh caller keys.
+        stack.start("auth", "auth-api", {"JWT_SECRET": secrets.token_hex(32), **auth_keys}, ports["auth"])
+        stack.start("users", "users-api", {"AUTH_ADDRESS": auth_address, "USERS_FOLDER": f"{work}/users", **users_key},
+                    ports["users"])
+        stack.start("tasks", "tasks-api", {"AUTH_ADDRESS": auth_address, "TASKS_FOLDER": f"{work}/tasks", **tasks_key},
+                    ports["tasks"])
 
         # Two accounts, signed up from the flood's address (2 of its 10 signups a minute); the
         # legitimate one logs in once from its own address for a token (1 of its 10 a minute).
@@ -414,7 +417,7 @@ def main():
 
         run(report, "login flood", login_flood, ports, seconds, target, legit, token)
         run(report, "signup burst", signup_burst, ports)
-        run(report, "half-open", half_open, stack, ports, work, token)
+        run(report, "half-open", half_open, stack, ports, work, token, tasks_key)
     except SystemExit as stop:  # a service never became ready, or the accounts could not be made
         report.check("setup", False, str(stop.code).removeprefix("FAIL "))
     except Exception as error:  # noqa: BLE001: e.g. a binary missing; the summary still follows

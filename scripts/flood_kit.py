@@ -2,7 +2,7 @@
 source address, the services by PID, and a client holding thousands of half-open connections."""
 import errno, http.client, math, os, resource, selectors, socket, subprocess, time
 
-from service_kit import exchange, wait_ready
+from service_kit import exchange, free_port, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
@@ -59,7 +59,8 @@ def sleep_until(moment):
 
 
 class Stack:
-    """The services this run started, each by its PID; stopped with SIGTERM at the end."""
+    """The services this run started, each by its PID (each with a METRICS_PORT of its own:
+    they share a host); stopped with SIGTERM at the end."""
 
     def __init__(self, work):
         self.work = work
@@ -74,7 +75,8 @@ class Stack:
         try:
             self.procs[name] = subprocess.Popen(
                 [os.path.join(RELEASE, binary)],
-                env={"PATH": os.environ["PATH"], "RUST_LOG": "warn", "PORT": str(port), **env},
+                env={"PATH": os.environ["PATH"], "RUST_LOG": "warn", "PORT": str(port),
+                     "METRICS_PORT": str(free_port()), **env},
                 stdout=log, stderr=log, preexec_fn=limit_files if open_files else None)
         finally:
             log.close()

@@ -2,14 +2,21 @@
 """The lesson on a running Kubernetes cluster, checked from outside it as a learner would.
 
 For stages 1 to 4 (`kubectl apply -k kubernetes/stages/<stage>`), then the final manifests, the
-same objects as stage 6 (`kubectl create secret …` exactly as the README says, then
+same objects as stage 6 (the `kubectl create secret …` lines exactly as the README says, then
 `kubectl apply -f kubernetes/`), then
 the Helm chart (`helm install`), each on a clean namespace:
   - the Deployments become Available;
   - the README's curl walk-through through users-service and tasks-service, from outside the
     cluster, through their NodePorts (as minikube users do before `minikube tunnel`);
   - GET /network shows what the stage teaches, as the real kubelet and DNS set it;
-  - nothing of auth is reachable from outside the cluster.
+  - nothing of auth is reachable from outside the cluster;
+  - GET /metrics answers on each Pod's own port (9090) only, 404 on the public ports;
+  - where auth runs: Pods labelled exactly like users-api but not given its key get no hash and
+    no token from auth (401; tasks' key: 403), the same Pod given users' Secret does
+    (scripts/k8s_security.py);
+  - `kubectl rollout restart` of every Deployment, then the walk-through again (the final
+    manifests instead restart under a request loop, below; the chart also goes to
+    values-production.yaml, where GET /network answers 404).
 After the final manifests also: the frontend (stage 6): its page and /api/users/, /api/tasks/
 proxied to the Services by their cluster DNS names, and the walk-through in a real browser through
 frontend-service's NodePort (scripts/browser-e2e.py --mode k8s; the chart gets the same checks
@@ -38,15 +45,22 @@ import time
 import traceback
 from pathlib import Path
 
-from cluster_kit import (NAMESPACE, PART_OF, RESULTS, Cluster, call, check, is_error_json, note,
-                         wait_answering, wait_auth_reachable)
+from cluster_kit import (NAMESPACE, PART_OF, RESULTS, SECRETS, Cluster, call, check, is_error_json,
+                         note, wait_answering, wait_auth_reachable)
 from service_kit import NoHandshake, poll
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
+from k8s_security import metrics_off_the_public_path, network_route_off, only_users_api_gets_tokens
 import k8s_scale_out
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["1-users-alone", "2-pod-internal", "3-pod-to-pod-clusterip", "4-pod-to-pod-dns"]
 SCALE_OUT = k8s_scale_out.STAGE
+# The Secrets each stage needs (kubernetes/README.md creates them all at once): users-api's key
+# from stage 1, auth's secret once auth runs, tasks-api's key once tasks runs (stage 3's auth has
+# no tasks caller, so it starts without it).
+STAGE_SECRETS = {"1-users-alone": ["users-auth-key"],
+                 "2-pod-internal": ["auth-secret", "users-auth-key"],
+                 "3-pod-to-pod-clusterip": ["auth-secret", "users-auth-key"]}
 # What GET /network must show, per scenario: for each public service, how it finds auth.
 # "clusterip" stands for auth-service's real ClusterIP, read from the cluster.
 DNS_STAGE = {"users": ("AUTH_ADDRESS", "auth-service.default"),
@@ -182,7 +196,25 @@ def run_scenario(cluster, scenario, apply):
     token = walk_through(scenario, urls["users"], urls.get("tasks"))
     check_network(cluster, scenario, urls)
     check_auth_private(cluster, scenario)
+    metrics_off_the_public_path(cluster, scenario, urls)
+    if scenario != "1-users-alone":
+        only_users_api_gets_tokens(cluster, scenario, knows_tasks="tasks" in urls)
     return urls, token
+
+
+def still_works_after_rollout_restart(cluster, scenario, urls):
+    """`kubectl rollout restart` of every Deployment: new Pods read the keys from the Secrets
+    again, and the walk-through works as before."""
+    started = time.time()
+    deployments = [d["metadata"]["name"] for d in cluster.get("deployments", "-l", PART_OF)["items"]]
+    cluster.run("rollout", "restart", "-n", NAMESPACE, *[f"deployment/{d}" for d in deployments])
+    for deployment in deployments:
+        cluster.run("rollout", "status", "-n", NAMESPACE, f"deployment/{deployment}", "--timeout=180s")
+    check(f"{scenario}: rollout restart of {', '.join(deployments)}: every new Pod Ready",
+          all(wait_answering(url) for url in urls.values())
+          and all(wait_auth_reachable(url) for url in urls.values()),
+          f"{time.time() - started:.0f} s")
+    walk_through(f"{scenario}, after rollout restart", urls["users"], urls.get("tasks"))
 
 
 def frontend_proxies(cluster, scenario):
@@ -191,7 +223,7 @@ def frontend_proxies(cluster, scenario):
     Returns the page's URL."""
     url = f"http://127.0.0.1:{cluster.node_port('frontend-service')}"
     # The Deployment is Available; kube-proxy and the cluster DNS may need a moment more.
-    poll(lambda: call("GET", f"{url}/api/tasks/healthz", timeout=3)[0] == 200, 60)
+    poll(lambda: call("GET", f"{url}/api/tasks/network", timeout=3)[0] == 200, 60)
     status, page = call("GET", f"{url}/")
     check(f"{scenario}: frontend-service serves the tasks page",
           status == 200 and isinstance(page, str) and "<title>kub-network tasks</title>" in page,
@@ -206,6 +238,10 @@ def frontend_proxies(cluster, scenario):
     status, body = call("GET", f"{url}/api/auth/healthz")
     check(f"{scenario}: frontend does not proxy auth (/api/auth/ -> 404 JSON)",
           status == 404 and is_error_json(body), f"{status} {body}")
+    others = {path: call("GET", f"{url}{path}")[0]
+              for path in ("/api/users/metrics", "/api/tasks/metrics", "/api/users/healthz")}
+    check(f"{scenario}: frontend forwards only the lesson's routes (/metrics, /healthz -> 404)",
+          set(others.values()) == {404}, str(others))
     log = cluster.run("logs", "-n", NAMESPACE, "deployment/frontend-deployment")
     line = next((l for l in log.splitlines() if "18-kub-frontend.envsh: /api/users/" in l), "")
     check(f"{scenario}: frontend proxies to the Services' DNS names",
@@ -385,8 +421,7 @@ def main():
     started = time.time()
 
     def apply_stage(stage):
-        if stage != "1-users-alone":
-            cluster.create_secret()
+        cluster.create_secret(STAGE_SECRETS.get(stage, SECRETS))
         cluster.run("apply", "-k", str(ROOT / "kubernetes/stages" / stage))
 
     def apply_final():
@@ -403,13 +438,16 @@ def main():
 
     try:
         for stage in [s for s in STAGES if s in wanted]:
-            run_scenario(cluster, stage, lambda: apply_stage(stage))
+            urls, _ = run_scenario(cluster, stage, lambda: apply_stage(stage))
+            if stage != "1-users-alone":
+                still_works_after_rollout_restart(cluster, stage, urls)
         if SCALE_OUT in wanted:
             started_stage = time.time()
             try:
                 urls, token = run_scenario(cluster, SCALE_OUT,
                                            lambda: k8s_scale_out.apply_stage(cluster))
                 k8s_scale_out.scale_out_checks(cluster, urls, token)
+                still_works_after_rollout_restart(cluster, SCALE_OUT, urls)
             finally:
                 cluster.clean()
                 k8s_scale_out.remove_volume_folder()
@@ -430,8 +468,13 @@ def main():
             full_volume_answers_507_without_eviction(cluster, urls)
             without_budget_the_pod_is_evicted(cluster, urls)
         if "helm" in wanted and args.helm:
-            run_scenario(cluster, "helm", install_chart)
+            urls, _ = run_scenario(cluster, "helm", install_chart)
             frontend_proxies(cluster, "helm")
+            still_works_after_rollout_restart(cluster, "helm", urls)
+            cluster.run("upgrade", "kub-network", str(ROOT / "charts/kub-network"), "-n", NAMESPACE,
+                        "--reuse-values", "-f", str(ROOT / "charts/kub-network/values-production.yaml"),
+                        "--wait", "--timeout", "3m", tool=args.helm)
+            network_route_off(urls)
         elif "helm" in wanted:
             print("SKIP  helm: no --helm given", flush=True)
     except Exception as error:  # a step that could not even run is a failure, with its reason

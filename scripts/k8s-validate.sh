@@ -7,16 +7,19 @@
 #   3. kubernetes-validate --strict (Kubernetes 1.28 and 1.37 schemas) on kubernetes/*.yaml and on
 #      each stage's `kubectl kustomize` output.
 #   4. The last stage (6-frontend) renders exactly the objects of kubernetes/*.yaml, stage 4 those
-#      without the frontend (stage 5, scale-out, builds on stage 4 and goes beyond them), and
+#      without the frontend (its files, and users' TRUSTED_PROXIES that names it; stage 5,
+#      scale-out, builds on stage 4 and goes beyond them), and
 #      manifest-check's own renderer (crates/manifest-check, whose tests check every
 #      stage's wiring) renders every stage exactly as `kubectl kustomize` does.
 #   5. checkov --framework kubernetes --skip-download: zero failed checks on kubernetes/ and on each
 #      stage's rendering (skips only through checkov.io/skipN annotations, which carry a reason).
 #   6. The Helm chart (charts/kub-network): `helm lint --strict`; `helm template` with its default
 #      values renders exactly the objects of kubernetes/*.yaml, and with postgres.enabled, 3
-#      replicas of users and tasks and no frontend exactly those of stage 5; those renderings and two with other
-#      values (namespace, Service types, image tags, replicas, a generated database Secret) through
-#      kubernetes-validate --strict and checkov.
+#      replicas of users and tasks and no frontend exactly those of stage 5; those renderings, two with other
+#      values (namespace, Service types, image tags, replicas, Secret names, the metrics port, a
+#      generated database Secret) and values-production.yaml with the ServiceMonitor through
+#      kubernetes-validate --strict and checkov; manifest-check's wiring checks on the renderings
+#      that name the documented Secrets (helm-defaults, helm-postgres, helm-production).
 # Renderings are kept in target/k8s-rendered/ (<stage>.yaml, helm/*.yaml) for a look.
 # Exits non-zero on any failure; the last line is "k8s-validate: N passed, N failed".
 # Usage: scripts/k8s-validate.sh [--sync]
@@ -142,11 +145,27 @@ PYEOF
 FINAL_STAGE="${STAGES[${#STAGES[@]}-1]}"
 check "last stage ($FINAL_STAGE) == kubernetes/*.yaml" \
   same_objects kubernetes/ "$FINAL_STAGE" "$K8S"/*.yaml -- "$OUT/$FINAL_STAGE.yaml"
-NO_FRONTEND=()
-for f in "$K8S"/*.yaml; do [[ $(basename "$f") == frontend-* ]] || NO_FRONTEND+=("$f"); done
-check "stage 4-pod-to-pod-dns == kubernetes/*.yaml without frontend-*.yaml" \
-  same_objects "kubernetes/ without the frontend" 4-pod-to-pod-dns "${NO_FRONTEND[@]}" -- \
-  "$OUT/4-pod-to-pod-dns.yaml"
+dns_stage_is_final_without_frontend() {
+  # kubernetes/*.yaml without frontend-*.yaml, and without users' TRUSTED_PROXIES, which names
+  # the frontend's Pods (stages/without-frontend drops it with them).
+  "$PY" - "$K8S" >"$OUT/kubernetes-without-frontend.yaml" <<'PYEOF' || return 1
+import glob, os, sys, yaml
+objects = []
+for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.yaml"))):
+    if os.path.basename(f).startswith("frontend-"):
+        continue
+    for o in yaml.safe_load_all(open(f)):
+        if o and o["kind"] == "Deployment" and o["metadata"]["name"] == "users-deployment":
+            for c in o["spec"]["template"]["spec"]["containers"]:
+                c["env"] = [v for v in c.get("env", []) if v["name"] != "TRUSTED_PROXIES"]
+        if o:
+            objects.append(o)
+yaml.safe_dump_all(objects, sys.stdout)
+PYEOF
+  same_objects "kubernetes/ without the frontend" 4-pod-to-pod-dns \
+    "$OUT/kubernetes-without-frontend.yaml" -- "$OUT/4-pod-to-pod-dns.yaml"
+}
+check "stage 4-pod-to-pod-dns == kubernetes/*.yaml without the frontend" dns_stage_is_final_without_frontend
 
 offline_renderer_agrees() {
   local log; log="$(mktemp)"
@@ -188,17 +207,29 @@ render_chart() { # render_chart <name> <helm template args...>
 }
 check "helm template $CHART (default values)" render_chart helm-defaults -n default
 check "helm template $CHART (other values)" render_chart helm-other -n lesson \
-  --set users.serviceType=NodePort,tasks.serviceType=ClusterIP,images.tasks.tag=v2,auth.replicas=2,jwtSecret.name=my-secret
+  --set users.serviceType=NodePort,tasks.serviceType=ClusterIP,images.tasks.tag=v2,auth.replicas=2,jwtSecret.name=my-secret \
+  --set callerKeys.users.name=my-users-key,metrics.port=9100
 check "helm template $CHART (postgres.enabled, 3 replicas, no frontend)" render_chart helm-postgres -n default \
   --set postgres.enabled=true,users.replicas=3,tasks.replicas=3,frontend.enabled=false
 check "helm template $CHART (postgres.enabled, other values)" render_chart helm-postgres-other -n lesson \
   --set postgres.enabled=true,postgres.secret.generate=true,postgres.storage=5Gi,postgres.storageClassName=fast \
   --set users.replicas=2,tasks.replicas=4,users.serviceType=NodePort
+check "helm template $CHART (values-production.yaml, ServiceMonitor)" render_chart helm-production -n default \
+  -f "$CHART/values-production.yaml" --set metrics.serviceMonitor.enabled=true
 check "helm template (default values) == kubernetes/*.yaml" \
   same_objects kubernetes/ "helm template" "$K8S"/*.yaml -- "$OUT/helm/helm-defaults.yaml"
 check "helm template (postgres.enabled, 3 replicas, no frontend) == stage 5-scale-out" \
   same_objects 5-scale-out "helm template" "$OUT/5-scale-out.yaml" -- "$OUT/helm/helm-postgres.yaml"
-for r in helm-defaults helm-other helm-postgres helm-postgres-other; do
+helm_renderings_wired() {
+  local log; log="$(mktemp)"
+  MANIFEST_CHECK_HELM_RENDERED="$OUT/helm" cargo test --quiet --locked -p manifest-check \
+    --test helm -- --exact helm_renderings_are_wired >"$log" 2>&1
+  local rc=$?; cat "$log"
+  grep -q 'test result: ok. 1 passed' "$log" || rc=1
+  rm -f "$log"; return $rc
+}
+check "manifest-check's wiring checks on helm-defaults, helm-postgres, helm-production" helm_renderings_wired
+for r in helm-defaults helm-other helm-postgres helm-postgres-other helm-production; do
   for v in "${K8S_VERSIONS[@]}"; do
     check "kubernetes-validate --strict -k $v ($r)" "$KV" --strict -k "$v" "$OUT/helm/$r.yaml"
   done

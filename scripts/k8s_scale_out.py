@@ -3,6 +3,8 @@
 users-api and tasks-api run three replicas each on one PostgreSQL (a StatefulSet whose data is on
 a PersistentVolumeClaim). After the walk-through and GET /network of every scenario:
   - the claim is Bound to a volume, and PostgreSQL's files on it belong to uid 999;
+  - users and tasks connect as their own roles (users_api, tasks_api), each owning its schema,
+    neither a superuser; tasks' role may not read users' table;
   - each Service spreads requests: over 30 GET /network, each on a new connection as curl makes
     them, name at least two different Pods;
   - the data is shared: a user signed up through one users Pod logs in through the others, a
@@ -19,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,15 +35,17 @@ VOLUME = "kub-network-postgres-volume"
 VOLUME_DIR = Path(tempfile.gettempdir()) / "kub-network-postgres-volume"
 POSTGRES_POD = "postgres-statefulset-0"
 POSTGRES_UID = 999
+# postgres-secret's keys: the superuser's password, and those of the roles users and tasks use.
+DATABASE_PASSWORDS = ("POSTGRES_PASSWORD", "USERS_DB_PASSWORD", "TASKS_DB_PASSWORD")
 # More than 30, as the lesson asks; kube-proxy (iptables) picks a Pod per connection at random,
 # so two Pods at least are all but certain (a single one: 3 * (1/3)^36).
 SPREAD_REQUESTS = 36
 
 
 def create_postgres_secret(cluster):
-    # kubernetes/README.md: kubectl create secret generic postgres-secret --from-literal=POSTGRES_PASSWORD="$(openssl rand -hex 24)"
+    # kubernetes/README.md: kubectl create secret generic postgres-secret --from-literal=POSTGRES_PASSWORD="$(openssl rand -hex 24)" --from-literal=USERS_DB_PASSWORD=… --from-literal=TASKS_DB_PASSWORD=…
     cluster.run("create", "secret", "generic", "postgres-secret", "-n", NAMESPACE,
-                f"--from-literal=POSTGRES_PASSWORD={secrets.token_hex(24)}")
+                *(f"--from-literal={key}={secrets.token_hex(24)}" for key in DATABASE_PASSWORDS))
 
 
 def provide_volume(cluster):
@@ -221,6 +226,33 @@ def data_survives_the_database_pod(cluster, urls, token, title):
           f"users answers {status} to an unknown login")
 
 
+def psql(cluster, user, sql):
+    """`sql` as `user` on the database Pod's local socket (trusted there, as in the image)."""
+    done = subprocess.run([cluster.kubectl, "exec", "-n", NAMESPACE, POSTGRES_POD, "--", "psql",
+                           "-U", user, "-d", "kub", "-v", "ON_ERROR_STOP=1", "-tAc", sql],
+                          capture_output=True, text=True, timeout=60)
+    return done.returncode, (done.stdout.strip() or done.stderr.strip())
+
+
+def services_connect_as_their_own_roles(cluster):
+    """users and tasks are connected as users_api and tasks_api (postgres-init made them on the
+    first start), neither a superuser, and tasks' role may not read users' table."""
+    _, connected = psql(cluster, "kub", "SELECT string_agg(DISTINCT usename, ',' ORDER BY usename) "
+                        "FROM pg_stat_activity WHERE datname = 'kub' AND usename <> 'kub'")
+    _, superusers = psql(cluster, "kub", "SELECT count(*) FROM pg_roles WHERE rolsuper "
+                         "AND rolname IN ('users_api', 'tasks_api')")
+    _, owners = psql(cluster, "kub", "SELECT string_agg(nspname || '=' || pg_get_userbyid(nspowner), "
+                     "',' ORDER BY nspname) FROM pg_namespace WHERE nspname IN ('users', 'tasks')")
+    code, refused = psql(cluster, "tasks_api", "SELECT count(*) FROM users.users")
+    check(f"{STAGE}: users and tasks connect as their own roles, each owning its schema; "
+          "tasks_api may not read users.users",
+          connected == "tasks_api,users_api" and superusers == "0"
+          and owners == "tasks=tasks_api,users=users_api"
+          and code != 0 and "permission denied" in refused,
+          f"connected as {connected}; superusers among them {superusers}; owners {owners}; "
+          f"as tasks_api: {refused}")
+
+
 def network_policies_admitted(cluster):
     names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
     check(f"{STAGE}: NetworkPolicies admitted, postgres-network-policy among them",
@@ -229,6 +261,7 @@ def network_policies_admitted(cluster):
 
 def scale_out_checks(cluster, urls, token):
     database_on_its_claim(cluster)
+    services_connect_as_their_own_roles(cluster)
     network_policies_admitted(cluster)
     for app in ("users", "tasks"):
         service_spreads_requests(cluster, app, urls[app])

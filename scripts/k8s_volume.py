@@ -11,7 +11,7 @@ import secrets
 import threading
 import time
 
-from cluster_kit import NAMESPACE, call, check, is_error_json, note, wait_answering
+from cluster_kit import NAMESPACE, call, check, is_error_json, metrics_url, note, wait_answering
 
 # The largest task the API takes: 10,000 characters, each stored as a 6-byte JSON escape
 # (about 60 KB a line), so that 200Mi fills in a few thousand requests.
@@ -79,8 +79,8 @@ def listed(tasks_url, token):
             return titles, intact
 
 
-def store_metrics(tasks_url):
-    status, text = call("GET", f"{tasks_url}/metrics")
+def store_metrics(cluster):
+    status, text = call("GET", f"{metrics_url(cluster, 'tasks')}/metrics")
     values = {}
     for line in str(text).splitlines():
         for name in ("store_bytes", "store_budget_bytes"):
@@ -103,11 +103,11 @@ def full_volume_answers_507_without_eviction(cluster, urls):
     took = time.time() - started
     stored = sum(len(titles) for titles in acknowledged.values())
     refusals = {status for status, body in last.values() if is_error_json(body)}
-    metrics = store_metrics(urls["tasks"])
+    metrics = store_metrics(cluster)
     check("final: tasks filled over HTTP to STORE_BUDGET: every writer stopped by a 507 JSON",
           refusals == {507}, f"{stored} tasks acknowledged in {took:.0f} s; last answers "
           f"{sorted({status for status, _ in last.values()})}")
-    check("final: ... tasks.jsonl stays within its budget (/metrics)",
+    check("final: ... tasks.jsonl stays within its budget (/metrics on the Pod's port 9090)",
           0 < metrics.get("store_bytes", 0) <= metrics.get("store_budget_bytes", 0),
           f"{metrics.get('store_bytes', 0) / 2**20:.1f} MiB of "
           f"{metrics.get('store_budget_bytes', 0) / 2**20:.0f} MiB; the emptyDir's sizeLimit is 256Mi")

@@ -1,5 +1,7 @@
-"""What the scripts that drive the real binaries share: a free port, a JSON call, readiness."""
+"""What the scripts that drive the real binaries share: a free port, caller keys, a JSON call,
+readiness."""
 import json
+import secrets
 import socket
 import sys
 import time
@@ -11,6 +13,22 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def caller_keys():
+    """Fresh caller keys for one run, as the README's set-up makes them (`openssl rand -hex 32`):
+    the variables of (auth, users, tasks). auth knows both keys; each caller has its own."""
+    users, tasks = secrets.token_hex(32), secrets.token_hex(32)
+    return ({"USERS_API_KEY": users, "TASKS_API_KEY": tasks},
+            {"AUTH_API_KEY": users}, {"AUTH_API_KEY": tasks})
+
+
+def metrics_text(metrics_port, timeout=10):
+    """GET /metrics on a service's METRICS_PORT (never its own port, which answers 404)."""
+    status, text = call("GET", f"http://127.0.0.1:{metrics_port}/metrics", timeout=timeout)
+    if status != 200:
+        raise OSError(f"/metrics on port {metrics_port} answered {status}")
+    return text
 
 
 class NoHandshake(TimeoutError):

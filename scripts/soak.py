@@ -10,15 +10,15 @@
    grew by more than 16 MiB plus 64 bytes per task stored between the readings (the store's
    index takes 16 bytes a task, up to twice that while a list grows) plus, for auth, one 19 MiB
    argon2 block per core; beyond that is a leak. One user writes every task, so tasks-api runs
-   with a MAX_TASKS_PER_USER far above the default.
+   with its per-user caps (tasks, bytes, rate) far above the defaults or off. Each service gets
+   its own caller key and METRICS_PORT, fresh every run; /metrics is read there.
 2. auth killed under load: wrk on GET /tasks while auth is SIGKILLed, then restarted on the same
    port. While it is down every answer must be a 503 well within 3 s (wrk's max latency), no
    request may hang, and once auth is back the next request succeeds with no restart of tasks.
 """
 import argparse, json, os, re, secrets, shutil, signal, subprocess, sys, tempfile, time
-import urllib.request
 
-from service_kit import call, free_port, wait_ready
+from service_kit import call, caller_keys, free_port, metrics_text, wait_ready
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release")
@@ -66,19 +66,25 @@ def main():
                    cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="kub-soak-")
     ports = {name: free_port() for name in ("auth", "users", "tasks")}
+    metrics_ports = {name: free_port() for name in ports}
     secret = secrets.token_hex(32)
     base = {"PATH": os.environ["PATH"], "RUST_LOG": "warn"}
     auth_address = f"127.0.0.1:{ports['auth']}"
+    auth_keys, users_key, tasks_key = caller_keys()
     envs = {
         # The soak logs in from one address as fast as 16 connections go: a load test, not a
         # flood to stop (scripts/flood.py checks the limits), so they are off here.
-        "auth": {"PORT": str(ports["auth"]), "JWT_SECRET": secret},
-        "users": {"PORT": str(ports["users"]), "AUTH_ADDRESS": auth_address, "USERS_FOLDER": f"{work}/users",
+        "auth": {"JWT_SECRET": secret, **auth_keys},
+        "users": {"AUTH_ADDRESS": auth_address, "USERS_FOLDER": f"{work}/users", **users_key,
                   "LOGIN_LIMIT_PER_ADDRESS": "off", "LOGIN_LIMIT_PER_ACCOUNT": "off",
+                  "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS": "off",
                   "SIGNUP_LIMIT_PER_ADDRESS": "off", "SIGNUP_LIMIT_PER_ACCOUNT": "off"},
-        "tasks": {"PORT": str(ports["tasks"]), "AUTH_ADDRESS": auth_address, "TASKS_FOLDER": f"{work}/tasks",
-                  "MAX_TASKS_PER_USER": "100000000"},
+        "tasks": {"AUTH_ADDRESS": auth_address, "TASKS_FOLDER": f"{work}/tasks", **tasks_key,
+                  "MAX_TASKS_PER_USER": "100000000", "MAX_BYTES_PER_USER": "1Ti",
+                  "TASK_LIMIT_PER_USER": "off"},
     }
+    for name, env in envs.items():
+        env.update(PORT=str(ports[name]), METRICS_PORT=str(metrics_ports[name]))
     procs = {}
 
     def start(name):
@@ -104,8 +110,7 @@ def main():
         time.sleep(1)
 
         def stored():
-            with urllib.request.urlopen(f"{tasks}/metrics", timeout=10) as response:
-                text = response.read().decode()
+            text = metrics_text(metrics_ports["tasks"])
             return int(re.search(r'stored_records\{kind="tasks"\} (\d+)', text).group(1))
 
         print(f"soak: {seconds} s at 64 connections (48 tasks-api, 16 users-api)")

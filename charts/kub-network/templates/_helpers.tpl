@@ -22,11 +22,58 @@ checkov.io/skip3: CKV_K8S_15=IfNotPresent is required so the image built into mi
 CKV_K8S_21=The lesson runs in namespace default on purpose (AUTH_ADDRESS auth-service.default names it).
 {{- end }}
 
-{{/* The Prometheus scrape hints of a Pod: `kub-network.scrape 8000`. */}}
+{{/* The Prometheus scrape hints of a Pod: its GET /metrics on metrics.port. */}}
 {{- define "kub-network.scrape" -}}
 prometheus.io/scrape: "true"
-prometheus.io/port: {{ . | quote }}
+prometheus.io/port: {{ .Values.metrics.port | quote }}
 prometheus.io/path: /metrics
+{{- end }}
+
+{{/* The container port of GET /metrics, named `metrics`. */}}
+{{- define "kub-network.metricsPort" -}}
+- name: metrics
+  containerPort: {{ .Values.metrics.port }}
+  protocol: TCP
+{{- end }}
+
+{{/* METRICS_PORT; with `true`, NETWORK_ROUTE too (users and tasks serve GET /network):
+`kub-network.operationsEnv (list $ true)`. */}}
+{{- define "kub-network.operationsEnv" -}}
+{{- $ := index . 0 -}}
+- name: METRICS_PORT
+  value: {{ $.Values.metrics.port | quote }}
+{{- if index . 1 }}
+- name: NETWORK_ROUTE
+  value: {{ $.Values.network.exposeRoute | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The NetworkPolicy rule admitting GET /metrics from the scrapers only. */}}
+{{- define "kub-network.metricsIngress" -}}
+- from:
+    {{- toYaml .Values.metrics.scrapers | nindent 4 }}
+  ports:
+    - protocol: TCP
+      port: {{ .Values.metrics.port }}
+{{- end }}
+
+{{/* A variable from a key of a Secret: `kub-network.secretEnv (list "NAME" "secret" "key" optional)`. */}}
+{{- define "kub-network.secretEnv" -}}
+- name: {{ index . 0 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ index . 1 }}
+      key: {{ index . 2 }}
+      {{- if index . 3 }}
+      optional: true
+      {{- end }}
+{{- end }}
+
+{{/* What auth-api reads of one caller's Secret: `kub-network.callerKeysEnv (list "USERS" .Values.callerKeys.users)`. */}}
+{{- define "kub-network.callerKeysEnv" -}}
+{{- $secret := index . 1 -}}
+{{ include "kub-network.secretEnv" (list (printf "%s_API_KEY" (index . 0)) $secret.name $secret.key false) }}
+{{ include "kub-network.secretEnv" (list (printf "%s_API_KEY_PREVIOUS" (index . 0)) $secret.name $secret.previousKey true) }}
 {{- end }}
 
 {{- define "kub-network.podSecurityContext" -}}
@@ -105,21 +152,25 @@ readinessProbe:
 {{ include "kub-network.labels" (list "postgres" "database") }}
 {{- end }}
 
-{{/* POSTGRES_PASSWORD from its Secret, then DATABASE_URL, which refers to it as
-$(POSTGRES_PASSWORD): the kubelet expands only variables defined earlier in the list. */}}
+{{/* A service's database password from its Secret key, then DATABASE_URL as the service's own
+role (users_api, tasks_api: postgres-init makes them), which refers to it as $(USERS_DB_PASSWORD):
+the kubelet expands only variables defined earlier in the list. `kub-network.databaseEnv (list . "users")`. */}}
 {{- define "kub-network.databaseEnv" -}}
-- name: POSTGRES_PASSWORD
+{{- $root := index . 0 -}}
+{{- $service := index . 1 -}}
+{{- $var := printf "%s_DB_PASSWORD" (upper $service) -}}
+- name: {{ $var }}
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.postgres.secret.name }}
-      key: {{ .Values.postgres.secret.key }}
+      name: {{ $root.Values.postgres.secret.name }}
+      key: {{ index $root.Values.postgres.secret (printf "%sKey" $service) }}
 - name: DATABASE_URL
-  value: {{ printf "postgres://%s:$(POSTGRES_PASSWORD)@postgres-service.%s:5432/%s" .Values.postgres.user .Release.Namespace .Values.postgres.database }}
+  value: {{ printf "postgres://%s_api:$(%s)@postgres-service.%s:5432/%s" $service $var $root.Release.Namespace $root.Values.postgres.database }}
 {{- end }}
 
 {{/* The checkov skip of a service that reads DATABASE_URL: `kub-network.databaseSkip "users-api"`. */}}
 {{- define "kub-network.databaseSkip" -}}
-CKV_K8S_35={{ . }} reads DATABASE_URL only from its environment; the password in it is expanded from POSTGRES_PASSWORD, which comes from a Secret via secretKeyRef, never a literal.
+CKV_K8S_35={{ . }} reads DATABASE_URL only from its environment; the password in it is expanded from {{ printf "%s_DB_PASSWORD" (upper (trimSuffix "-api" .)) }}, which comes from a Secret via secretKeyRef, never a literal.
 {{- end }}
 
 {{/* More than one replica of a service with a store needs the database. */}}

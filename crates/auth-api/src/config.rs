@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::{Args, Parser};
 use kub_http::settings::{Command, ServeSettings, parse_count, parse_duration, parse_port};
 
-use crate::{DEFAULT_PORT, DEFAULT_TOKEN_TTL};
+use crate::{DEFAULT_PORT, DEFAULT_TOKEN_TTL, TokenKeys, callers::CallerSettings};
 
 /// HS256 is only as strong as its key; 32 bytes is the RFC 7518 minimum.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -20,6 +20,8 @@ pub struct Config {
     pub port: u16,
     #[command(flatten)]
     pub tokens: TokenSettings,
+    #[command(flatten)]
+    pub callers: CallerSettings,
     #[command(flatten)]
     pub hashing: HashingSettings,
     #[command(flatten)]
@@ -55,12 +57,16 @@ impl Default for HashingSettings {
     }
 }
 
-/// How tokens are signed. No `Debug`: the secret must never reach a log line.
+/// How tokens are signed. No `Debug`: the secrets must never reach a log line.
 #[derive(Clone, Args)]
 pub struct TokenSettings {
     /// HMAC key tokens are signed with, at least 32 bytes (`openssl rand -hex 32`). Required.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// The key `JWT_SECRET` had before a rotation, at least 32 bytes: tokens signed with it
+    /// are still accepted (until they expire); none is signed with it.
+    #[arg(long, env = "JWT_PREVIOUS_SECRET", hide_env_values = true)]
+    pub jwt_previous_secret: Option<String>,
     /// Token lifetime: seconds, or `90s`, `15m`, `1h`.
     #[arg(long, env = "TOKEN_TTL", default_value = "1h", value_parser = parse_duration)]
     pub token_ttl: Duration,
@@ -71,22 +77,46 @@ impl TokenSettings {
     pub fn with_secret(secret: impl Into<String>) -> Self {
         Self {
             jwt_secret: Some(secret.into()),
+            jwt_previous_secret: None,
             token_ttl: DEFAULT_TOKEN_TTL,
         }
     }
 
     /// The signing key, checked. Never echoes the value: it is a secret.
     pub fn secret(&self) -> Result<&str, SecretError> {
-        let secret = self
-            .jwt_secret
-            .as_deref()
-            .filter(|secret| !secret.trim().is_empty())
-            .ok_or(SecretError::Missing)?;
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(SecretError::TooShort(secret.len()));
-        }
-        Ok(secret)
+        let secret = set(&self.jwt_secret).ok_or(SecretError::Missing)?;
+        check_length("JWT_SECRET", secret)
     }
+
+    /// The previous signing key, if set, checked.
+    pub fn previous_secret(&self) -> Result<Option<&str>, SecretError> {
+        set(&self.jwt_previous_secret)
+            .map(|secret| check_length("JWT_PREVIOUS_SECRET", secret))
+            .transpose()
+    }
+
+    /// The keys tokens are signed and verified with.
+    pub fn keys(&self) -> Result<TokenKeys, SecretError> {
+        let keys = TokenKeys::new(self.secret()?.as_bytes(), self.token_ttl);
+        Ok(match self.previous_secret()? {
+            Some(previous) => keys.also_verifying(previous.as_bytes()),
+            None => keys,
+        })
+    }
+}
+
+fn set(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|value| !value.trim().is_empty())
+}
+
+fn check_length<'a>(var: &'static str, secret: &'a str) -> Result<&'a str, SecretError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(SecretError::TooShort {
+            var,
+            bytes: secret.len(),
+        });
+    }
+    Ok(secret)
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -96,29 +126,57 @@ pub enum SecretError {
     )]
     Missing,
     #[error(
-        "JWT_SECRET is invalid: it is {0} bytes; HS256 needs at least {MIN_SECRET_BYTES} (try `openssl rand -hex 32`)"
+        "{var} is invalid: it is {bytes} bytes; HS256 needs at least {MIN_SECRET_BYTES} (try `openssl rand -hex 32`)"
     )]
-    TooShort(usize),
+    TooShort { var: &'static str, bytes: usize },
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const LONG: &str = "0123456789abcdef0123456789abcdef";
+
+    fn settings(secret: Option<&str>, previous: Option<&str>) -> TokenSettings {
+        TokenSettings {
+            jwt_secret: secret.map(Into::into),
+            jwt_previous_secret: previous.map(Into::into),
+            token_ttl: DEFAULT_TOKEN_TTL,
+        }
+    }
+
     #[test]
     fn the_secret_must_be_set_and_long_enough() {
-        let settings = |secret: Option<&str>| TokenSettings {
-            jwt_secret: secret.map(Into::into),
-            token_ttl: DEFAULT_TOKEN_TTL,
-        };
-        assert_eq!(settings(None).secret(), Err(SecretError::Missing));
-        assert_eq!(settings(Some("  ")).secret(), Err(SecretError::Missing));
+        assert_eq!(settings(None, None).secret(), Err(SecretError::Missing));
         assert_eq!(
-            settings(Some("short")).secret(),
-            Err(SecretError::TooShort(5))
+            settings(Some("  "), None).secret(),
+            Err(SecretError::Missing)
         );
-        assert!(!SecretError::TooShort(5).to_string().contains("short"));
-        let long = "0123456789abcdef0123456789abcdef";
-        assert_eq!(settings(Some(long)).secret(), Ok(long));
+        let short = SecretError::TooShort {
+            var: "JWT_SECRET",
+            bytes: 5,
+        };
+        assert!(!short.to_string().contains("short"));
+        assert_eq!(settings(Some("short"), None).secret(), Err(short));
+        assert_eq!(settings(Some(LONG), None).secret(), Ok(LONG));
+    }
+
+    #[test]
+    fn the_previous_secret_is_optional_but_long_enough_when_set() {
+        assert_eq!(settings(Some(LONG), None).previous_secret(), Ok(None));
+        assert_eq!(settings(Some(LONG), Some(" ")).previous_secret(), Ok(None));
+        assert_eq!(
+            settings(Some(LONG), Some("short")).previous_secret(),
+            Err(SecretError::TooShort {
+                var: "JWT_PREVIOUS_SECRET",
+                bytes: 5
+            })
+        );
+        let keys = settings(Some(LONG), Some(&LONG.to_uppercase()))
+            .keys()
+            .ok()
+            .unwrap();
+        assert_eq!(keys.verifying_kids().len(), 2);
+        assert!(settings(Some(LONG), Some("short")).keys().is_err());
     }
 }

@@ -1,9 +1,10 @@
 use std::time::Duration;
 
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     response::{IntoResponse, Response},
 };
+use kub_auth_wire::caller::{CALLER_CHALLENGE, Caller};
 use kub_http::{
     errors::{error_response, retry_later},
     metrics::TurnedAway,
@@ -11,6 +12,12 @@ use kub_http::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthApiError {
+    /// No caller key, or one auth does not know: 401 with [`CALLER_CHALLENGE`].
+    #[error("This caller is not known to auth: send its own key as `Authorization: Bearer <key>`.")]
+    UnknownCaller,
+    /// A known caller on a route that is not its own: 403.
+    #[error("{} may not call {route}.", caller.name())]
+    CallerNotAllowed { caller: Caller, route: String },
     #[error("{0}")]
     InvalidInput(String),
     #[error("Passwords do not match.")]
@@ -26,6 +33,14 @@ pub enum AuthApiError {
 impl IntoResponse for AuthApiError {
     fn into_response(self) -> Response {
         let status = match &self {
+            Self::UnknownCaller => {
+                let mut response = error_response(StatusCode::UNAUTHORIZED, self.to_string());
+                response
+                    .headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static(CALLER_CHALLENGE));
+                return response;
+            }
+            Self::CallerNotAllowed { .. } => StatusCode::FORBIDDEN,
             Self::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PasswordMismatch | Self::InvalidToken => StatusCode::UNAUTHORIZED,
             Self::Overloaded(shed) => {

@@ -24,9 +24,13 @@ async fn main() -> ExitCode {
     // 2. Logs.
     telemetry::init(&config.serve.log);
     config.serve.pod.log_starting(SERVICE);
-    // 3. The signing key: one line and exit 1 without a usable JWT_SECRET.
+    // 3. The signing keys, then the callers' keys: one line and exit 1 if one is unusable.
     let state = match AppState::new(&config.tokens, &config.hashing) {
         Ok(state) => state,
+        Err(error) => return startup_failed(SERVICE, &error),
+    };
+    let state = match config.callers.callers() {
+        Ok(callers) => state.with_callers(callers),
         Err(error) => return startup_failed(SERVICE, &error),
     };
     // 4. Serve until SIGTERM, then drain (connections capped, slow and idle ones closed).

@@ -1,6 +1,7 @@
 use axum::{
     Router,
     extract::State,
+    middleware,
     response::Response,
     routing::{get, post},
 };
@@ -10,7 +11,7 @@ use kub_auth_wire::{
 };
 use kub_http::{errors::ApiJson, layers::with_common_layers, probes::readiness};
 
-use crate::{AppState, AuthApiError};
+use crate::{AppState, AuthApiError, callers::authorize};
 
 /// users-api's ids are UUIDs (36 bytes); a token's subject has no reason to be longer.
 const MAX_USER_ID_BYTES: usize = 128;
@@ -20,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .route(HASHED_PASSWORD_ROUTE, post(hashed_password))
         .route(TOKEN_ROUTE, post(token))
         .route(VERIFY_TOKEN_ROUTE, post(verify_token))
+        // Only the routes above, and before their body is read: the probes stay open.
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route("/readyz", get(readyz))
         .with_state(state.clone());
     with_common_layers(routes, state.metrics)
@@ -74,5 +77,7 @@ async fn readyz() -> Response {
     readiness(Ok(()))
 }
 
+#[cfg(test)]
+mod callers_tests;
 #[cfg(test)]
 mod tests;

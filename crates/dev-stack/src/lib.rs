@@ -12,9 +12,9 @@ use std::{
 
 mod page;
 
-use auth_api::TokenSettings;
+use auth_api::{CallerSettings, TokenSettings};
 use axum::http::HeaderValue;
-use kub_http::serve::RunningServer;
+use kub_http::{metrics::Metrics, serve::RunningServer};
 use kub_postgres::DatabaseSettings;
 pub use page::PageTargets;
 use page::page_router;
@@ -35,10 +35,15 @@ pub struct StackConfig {
     pub cors_origins: Vec<HeaderValue>,
     pub jwt_secret: String,
     pub token_ttl: Duration,
+    /// users-api's `AUTH_API_KEY`, auth's `USERS_API_KEY`.
+    pub users_api_key: String,
+    /// tasks-api's `AUTH_API_KEY`, auth's `TASKS_API_KEY`.
+    pub tasks_api_key: String,
 }
 
 impl StackConfig {
-    /// Every service on a free loopback port, data in `data_dir`, a fresh secret.
+    /// Every service on a free loopback port, data in `data_dir`, a fresh secret and fresh
+    /// caller keys.
     pub fn ephemeral(data_dir: PathBuf) -> Self {
         Self {
             ip: Ipv4Addr::LOCALHOST.into(),
@@ -50,12 +55,15 @@ impl StackConfig {
             cors_origins: Vec::new(),
             jwt_secret: generate_secret(),
             token_ttl: auth_api::DEFAULT_TOKEN_TTL,
+            users_api_key: generate_secret(),
+            tasks_api_key: generate_secret(),
         }
     }
 
     /// users-api's settings in this stack, with auth at `auth_address`.
     pub fn users_config(&self, auth_address: &str) -> Result<users_api::Config, BoxError> {
         let mut config = users_api::Config::wired(auth_address, self.data_dir.join("users"));
+        config.auth.auth_api_key = Some(self.users_api_key.as_str().into());
         config.database = self.database_settings()?;
         config.cors.cors_origins.clone_from(&self.cors_origins);
         Ok(config)
@@ -64,6 +72,7 @@ impl StackConfig {
     /// tasks-api's settings in this stack, with auth at `auth_address`.
     pub fn tasks_config(&self, auth_address: &str) -> Result<tasks_api::Config, BoxError> {
         let mut config = tasks_api::Config::wired(auth_address, self.data_dir.join("tasks"));
+        config.auth.auth_api_key = Some(self.tasks_api_key.as_str().into());
         config.database = self.database_settings()?;
         config.cors.cors_origins.clone_from(&self.cors_origins);
         Ok(config)
@@ -78,9 +87,14 @@ impl StackConfig {
 
     pub fn token_settings(&self) -> TokenSettings {
         TokenSettings {
-            jwt_secret: Some(self.jwt_secret.clone()),
             token_ttl: self.token_ttl,
+            ..TokenSettings::with_secret(&self.jwt_secret)
         }
+    }
+
+    /// auth's callers: users-api and tasks-api, by this stack's keys.
+    pub fn caller_settings(&self) -> CallerSettings {
+        CallerSettings::with_keys(&self.users_api_key, &self.tasks_api_key)
     }
 }
 
@@ -95,6 +109,7 @@ impl Stack {
         let auth = start_auth(
             SocketAddr::new(config.ip, config.auth_port),
             &config.token_settings(),
+            &config.caller_settings(),
         )
         .await?;
         let auth_address = auth.addr.to_string();
@@ -121,13 +136,17 @@ impl Stack {
 
 pub async fn start_auth(
     addr: SocketAddr,
-    settings: &TokenSettings,
+    tokens: &TokenSettings,
+    callers: &CallerSettings,
 ) -> Result<RunningServer, BoxError> {
-    let router = auth_api::router(auth_api::AppState::new(settings, &Default::default())?);
-    Ok(RunningServer::start(addr, router).await?)
+    let callers = callers.callers()?;
+    let state = auth_api::AppState::new(tokens, &Default::default())?.with_callers(callers);
+    let metrics = state.metrics.clone();
+    serve(addr, auth_api::router(state), &metrics).await
 }
 
-/// users-api with `AUTH_ADDRESS=<auth_address>` and `USERS_FOLDER=<folder>`.
+/// users-api with `AUTH_ADDRESS=<auth_address>` and `USERS_FOLDER=<folder>`, and the key
+/// `Config::wired` gives it (which this crate's stacks do not know).
 pub async fn start_users(
     addr: SocketAddr,
     auth_address: &str,
@@ -140,11 +159,13 @@ pub async fn start_users_with(
     addr: SocketAddr,
     config: &users_api::Config,
 ) -> Result<RunningServer, BoxError> {
-    let router = users_api::router(users_api::AppState::open(config).await?);
-    Ok(RunningServer::start(addr, router).await?)
+    let state = users_api::AppState::open(config).await?;
+    let metrics = state.metrics.clone();
+    serve(addr, users_api::router(state), &metrics).await
 }
 
-/// tasks-api with `AUTH_ADDRESS=<auth_address>` and `TASKS_FOLDER=<folder>`.
+/// tasks-api with `AUTH_ADDRESS=<auth_address>` and `TASKS_FOLDER=<folder>`, and the key
+/// `Config::wired` gives it (which this crate's stacks do not know).
 pub async fn start_tasks(
     addr: SocketAddr,
     auth_address: &str,
@@ -157,8 +178,21 @@ pub async fn start_tasks_with(
     addr: SocketAddr,
     config: &tasks_api::Config,
 ) -> Result<RunningServer, BoxError> {
-    let router = tasks_api::router(tasks_api::AppState::open(config).await?);
-    Ok(RunningServer::start(addr, router).await?)
+    let state = tasks_api::AppState::open(config).await?;
+    let metrics = state.metrics.clone();
+    serve(addr, tasks_api::router(state), &metrics).await
+}
+
+/// `router` on `addr`, and its `GET /metrics` on a free port of the same address: three
+/// services on one host cannot all have `METRICS_PORT`'s 9090 (`RunningServer::metrics_addr`
+/// says which port each got).
+async fn serve(
+    addr: SocketAddr,
+    router: axum::Router,
+    metrics: &Metrics,
+) -> Result<RunningServer, BoxError> {
+    let metrics_addr = SocketAddr::new(addr.ip(), 0);
+    Ok(RunningServer::start_service(addr, metrics_addr, router, metrics).await?)
 }
 
 /// The tasks page on `addr`, and the origins a browser sends for it (by its address, and as

@@ -1,5 +1,5 @@
 //! `cargo run -p dev-stack`: auth, users and tasks on loopback with a generated secret and
-//! a temporary data folder (or `DEV_STACK_DATA`, kept between runs).
+//! caller keys, and a temporary data folder (or `DEV_STACK_DATA`, kept between runs).
 
 use std::{net::Ipv4Addr, path::PathBuf, process::ExitCode};
 
@@ -69,6 +69,8 @@ async fn run(settings: Settings) -> Result<(), dev_stack::BoxError> {
         cors_origins,
         jwt_secret: settings.jwt_secret.unwrap_or_else(generate_secret),
         token_ttl: auth_api::DEFAULT_TOKEN_TTL,
+        users_api_key: generate_secret(),
+        tasks_api_key: generate_secret(),
     };
     let stack = Stack::start(&config).await?;
     page_targets.set(stack.users.url(), stack.tasks.url());
@@ -76,11 +78,16 @@ async fn run(settings: Settings) -> Result<(), dev_stack::BoxError> {
     println!(
         r#"
 kub-network dev stack (Ctrl-C to stop)
-  auth-api   {auth}  (internal; users and tasks reach it through AUTH_ADDRESS={auth_addr})
+  auth-api   {auth}  (internal; users and tasks reach it through AUTH_ADDRESS={auth_addr},
+             each with its own generated AUTH_API_KEY)
   users-api  {users}
   tasks-api  {tasks}
   page       {page}  (open it in a browser; it calls users and tasks directly, CORS_ORIGINS)
   data       {data}
+  /metrics   each on a port of its own (METRICS_PORT in a container; here a free one each):
+             auth {auth_metrics}
+             users {users_metrics}
+             tasks {tasks_metrics}
 
 Try:
   curl -i -X POST {users}/signup -H 'Content-Type: application/json' -d '{{"email":"test@test.com","password":"testers"}}'
@@ -91,6 +98,9 @@ Try:
         auth = stack.auth.url(),
         auth_addr = stack.auth.addr,
         page = page.url(),
+        auth_metrics = stack.auth.metrics_url().unwrap_or_default(),
+        users_metrics = stack.users.metrics_url().unwrap_or_default(),
+        tasks_metrics = stack.tasks.metrics_url().unwrap_or_default(),
         data = match &config.database_url {
             Some(url) => kub_postgres::DatabaseUrl::parse(url)?.to_string(),
             None => config.data_dir.display().to_string(),

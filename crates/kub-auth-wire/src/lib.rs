@@ -3,6 +3,10 @@
 //! The route names are the lesson's; passwords travel only in POST bodies, never in a path.
 //!
 //! None of these types derive `Debug`: a password or token must never reach a log line.
+//!
+//! [`caller`]: who may call auth, and how a caller tells a refused key from a wrong password.
+
+pub mod caller;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,33 +1,26 @@
 //! The accept loop every service runs instead of `axum::serve`, for what that one cannot do:
-//! cap open connections per client address and in total, close a connection whose first
-//! request head is late (`HEADER_READ_TIMEOUT`) or whose keep-alive wait is too long
+//! cap open connections per client address and in total, cap each request head's size
+//! (`MAX_HEADER_BYTES`, `MAX_HEADERS`), close a connection whose request head is late
+//! (`HEADER_READ_TIMEOUT`, every head: [`crate::heads`]) or whose keep-alive wait is too long
 //! (`IDLE_TIMEOUT`), and raise the open-file limit. As axum's `serve-with-hyper` example, it
 //! serves each connection with hyper and hands the router the peer address
 //! ([`ConnectInfo`]).
 
-use std::{
-    future::Future,
-    io,
-    net::SocketAddr,
-    pin::pin,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, pin::pin, time::Duration};
 
-use axum::{Router, extract::ConnectInfo};
+use axum::{Router, body::Body, extract::ConnectInfo};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::watch,
+    time::Instant,
 };
 use tower::ServiceExt;
 
 use crate::{
     connections::{ConnectionLimits, ConnectionSlot, OpenConnections, Refusal},
+    heads::{ClockedStream, HeadClock, hard_limits, oversized},
     metrics::Metrics,
     settings::ConnectionSettings,
 };
@@ -155,31 +148,44 @@ struct Connection {
 impl Connection {
     async fn serve(self, stream: TcpStream, mut stop: watch::Receiver<bool>) {
         let _ = stream.set_nodelay(true);
-        let ConnectionSettings {
-            header_read_timeout,
-            idle_timeout,
-            ..
-        } = self.settings;
-        let first_request_seen = Arc::new(AtomicBool::new(false));
-        let seen = first_request_seen.clone();
+        let settings = self.settings;
+        let clock = HeadClock::new(settings.header_read_timeout);
         let (router, peer) = (self.router, self.peer);
-        let service = service_fn(move |mut request: hyper::Request<Incoming>| {
-            seen.store(true, Ordering::Relaxed);
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request)
+        let limits = settings.clone();
+        let on_request = clock.clone();
+        let service = service_fn(move |request: hyper::Request<Incoming>| {
+            let mut request = on_request.request(request);
+            let (router, clock) = (router.clone(), on_request.clone());
+            let refusal = oversized(&request, &limits);
+            async move {
+                let response = match refusal {
+                    Some(refusal) => {
+                        tracing::debug!(%peer, "request head over the limits; 431");
+                        refusal
+                    }
+                    None => {
+                        request.extensions_mut().insert(ConnectInfo(peer));
+                        router.oneshot(request.map(Body::new)).await?
+                    }
+                };
+                Ok::<_, Infallible>(clock.answer(response))
+            }
         });
         // hyper's one timer runs from the accept and from the end of each answer until the next
         // request head is complete: set to the idle timeout, it closes idle keep-alive
-        // connections. A shorter header timeout for the first request is enforced below.
+        // connections. Each head's own, shorter, deadline is the clock's, enforced below.
+        let (buffer_bytes, header_lines) = hard_limits(&settings);
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(idle_timeout.max(header_read_timeout));
-        let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
-        let mut first_head_deadline = pin!(tokio::time::sleep(header_read_timeout));
-        let mut watching_first_head = header_read_timeout < idle_timeout;
+            .header_read_timeout(settings.idle_timeout.max(settings.header_read_timeout))
+            .max_buf_size(buffer_bytes)
+            .max_headers(header_lines);
+        let io = TokioIo::new(ClockedStream::new(stream, clock.clone()));
+        let mut connection = pin!(builder.serve_connection(io, service));
         let mut stopping = false;
         loop {
+            let deadline = clock.deadline();
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(error) = result {
@@ -187,19 +193,27 @@ impl Connection {
                     }
                     return;
                 }
-                () = &mut first_head_deadline, if watching_first_head => {
-                    if !first_request_seen.load(Ordering::Relaxed) {
+                () = sleep_until(deadline) => {
+                    if clock.deadline().is_some_and(|deadline| deadline <= Instant::now()) {
                         tracing::debug!(%peer, "no complete request head in time; closing");
                         return;
                     }
-                    watching_first_head = false;
                 }
+                () = clock.deadline_changed() => {}
                 _ = stop.changed(), if !stopping => {
                     stopping = true;
                     connection.as_mut().graceful_shutdown();
                 }
             }
         }
+    }
+}
+
+/// Until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

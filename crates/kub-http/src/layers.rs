@@ -21,9 +21,9 @@ use tracing::{Level, Span};
 
 use crate::{
     errors::{error_response, method_not_allowed, route_not_found},
-    metrics::{Metrics, metrics_endpoint, track_requests},
+    metrics::{Metrics, track_requests},
     probes::alive,
-    request_id::REQUEST_ID_HEADER,
+    request_id::{REQUEST_ID_HEADER, drop_unacceptable},
 };
 
 /// Largest request body any route accepts; larger ones get 413.
@@ -31,22 +31,22 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest a request may take end to end; longer ones get 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Adds what every service needs around its routes: `GET /healthz` and `GET /metrics`,
-/// JSON 404/405, a request id (kept from the caller or generated, echoed in the response),
-/// one log span per request carrying that id, request metrics, a timeout and a body limit.
+/// Adds what every service needs around its routes: `GET /healthz`, JSON 404/405, a request
+/// id (kept from the caller when acceptable, else generated; echoed in the response), one log
+/// span per request carrying that id, request metrics, a timeout and a body limit. `GET
+/// /metrics` is not among them: it is served on its own port ([`crate::metrics::metrics_router`]).
 pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     router
         .route("/healthz", get(alive))
-        .merge(
-            Router::new()
-                .route("/metrics", get(metrics_endpoint))
-                .with_state(metrics.clone()),
-        )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             ServiceBuilder::new()
+                .map_request(|mut request: Request<Body>| {
+                    drop_unacceptable(request.headers_mut());
+                    request
+                })
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -82,3 +82,6 @@ async fn request_timed_out(error: BoxError) -> Response {
         error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
     }
 }
+
+#[cfg(test)]
+mod tests;

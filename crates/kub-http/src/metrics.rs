@@ -1,21 +1,25 @@
-//! `GET /metrics` in Prometheus text format: requests by route and status, latency
-//! histograms, calls to auth, how many records and bytes each store holds beside its budget,
-//! requests turned away to protect the service (throttled, shed) and open connections. One
-//! registry per service instance, so in-process tests with three services keep their numbers
-//! apart.
+//! `GET /metrics` in Prometheus text format, on its own port (`METRICS_PORT`, never the
+//! public one): requests by route and status, latency histograms, calls to auth, how many
+//! records and bytes each store holds beside its budget, requests turned away to protect the
+//! service (throttled, shed) and open connections. One registry per service instance, so
+//! in-process tests with three services keep their numbers apart.
 
 use std::{sync::Arc, time::Instant};
 
 use axum::{
+    Router,
     extract::{MatchedPath, Request, State},
     http::{StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
+    routing::get,
 };
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
+
+use crate::errors::{method_not_allowed, route_not_found};
 
 type StoredSource = Arc<dyn Fn() -> Stored + Send + Sync>;
 
@@ -260,9 +264,16 @@ pub async fn track_requests(
     response
 }
 
-/// `GET /metrics`
-#[cfg_attr(feature = "openapi", utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format.", content_type = "text/plain"))))]
+/// What the metrics port serves: `GET /metrics`, and JSON 404/405 for anything else.
+pub fn metrics_router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_endpoint))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(metrics)
+}
+
+/// `GET /metrics`, in Prometheus text format.
 pub async fn metrics_endpoint(State(metrics): State<Metrics>) -> Response {
     (
         StatusCode::OK,

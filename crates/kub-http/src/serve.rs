@@ -1,6 +1,7 @@
 //! Serving until SIGTERM, then draining; and the `healthcheck` subcommand.
 
 use std::{
+    future::Future,
     io::{self, Read, Write},
     net::{Ipv4Addr, SocketAddr},
     process::ExitCode,
@@ -19,19 +20,24 @@ use axum::{
     middleware::{self, Next},
     response::Response,
 };
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
     accept::{connection_limits, raise_open_file_limit, serve_connections},
+    connections::ConnectionLimits,
     errors::error_response,
-    metrics::Metrics,
+    metrics::{Metrics, metrics_router},
     settings::{ConnectionSettings, ServeSettings},
 };
 
-/// Serves `router` on `0.0.0.0:port` until SIGTERM or SIGINT, then drains: for `drain`,
-/// `/readyz` answers 503 while every other route keeps serving (with `Connection: close`, so
-/// keep-alive clients reconnect elsewhere); only then does the listener close and in-flight
-/// requests finish. Exit code 0 after a clean stop, 1 (with one line on stderr) otherwise.
+mod running;
+pub use running::RunningServer;
+
+/// Serves `router` on `0.0.0.0:port`, and `GET /metrics` on `0.0.0.0:METRICS_PORT`, until
+/// SIGTERM or SIGINT, then drains: for `drain`, `/readyz` answers 503 while every other route
+/// keeps serving (with `Connection: close`, so keep-alive clients reconnect elsewhere); only
+/// then do the listeners close (the metrics port serves until then) and in-flight requests
+/// finish. Exit code 0 after a clean stop, 1 (with one line on stderr) otherwise.
 ///
 /// Why wait: Kubernetes removes a terminating Pod from its Service's endpoints at the same
 /// moment it sends SIGTERM, and kube-proxy on every node needs a moment to stop routing new
@@ -59,20 +65,27 @@ async fn serve_until_signal(
     metrics: &Metrics,
     router: Router,
 ) -> io::Result<()> {
+    if settings.metrics_port == port {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("METRICS_PORT and PORT are both {port}: /metrics needs a port of its own"),
+        ));
+    }
     let open_file_limit = raise_open_file_limit();
     let limits = connection_limits(&settings.connections, open_file_limit);
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-    let listener = TcpListener::bind(addr).await.map_err(|error| {
-        io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}"))
-    })?;
+    let listener = bind(port).await?;
+    let metrics_listener = bind(settings.metrics_port).await?;
     let drain = settings.shutdown_delay;
     tracing::info!(
-        %addr,
+        addr = %listener.local_addr()?,
+        metrics_addr = %metrics_listener.local_addr()?,
         ?drain,
         max_connections = limits.total,
         max_connections_per_address = limits.per_address,
         header_read_timeout = ?settings.connections.header_read_timeout,
         idle_timeout = ?settings.connections.idle_timeout,
+        max_header_bytes = settings.connections.max_header_bytes,
+        max_headers = settings.connections.max_headers,
         "{service} listening"
     );
     let draining = Arc::new(AtomicBool::new(false));
@@ -80,6 +93,7 @@ async fn serve_until_signal(
         draining.clone(),
         refuse_readiness_while_draining,
     ));
+    let (closing, closed) = watch::channel(false);
     let shutdown = async move {
         shutdown_signal().await;
         if !drain.is_zero() {
@@ -90,19 +104,67 @@ async fn serve_until_signal(
             );
             tokio::time::sleep(drain).await;
         }
-        tracing::info!("closing the listener, finishing in-flight requests");
+        tracing::info!("closing the listeners, finishing in-flight requests");
+        let _ = closing.send(true);
     };
+    tokio::join!(
+        serve_connections(
+            listener,
+            router,
+            &settings.connections,
+            limits,
+            metrics,
+            shutdown,
+        ),
+        serve_metrics(
+            metrics_listener,
+            metrics,
+            &settings.connections,
+            until_true(closed)
+        ),
+    );
+    tracing::info!("{service} stopped");
+    Ok(())
+}
+
+async fn bind(port: u16) -> io::Result<TcpListener> {
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| io::Error::new(error.kind(), format!("cannot listen on {addr}: {error}")))
+}
+
+/// The metrics port's own caps: Prometheus needs a connection or two, and the port is not
+/// public; they keep a client that reaches it from taking descriptors the service needs.
+const METRICS_CONNECTIONS: ConnectionLimits = ConnectionLimits {
+    total: 32,
+    per_address: 8,
+};
+
+/// `GET /metrics` on `listener` until `shutdown`, under the service's head and time limits.
+/// Its connections are not counted in `http_connections_open`, which counts the service's.
+pub(crate) async fn serve_metrics(
+    listener: TcpListener,
+    metrics: &Metrics,
+    settings: &ConnectionSettings,
+    shutdown: impl Future<Output = ()>,
+) {
+    let router = metrics_router(metrics.clone());
+    let uncounted = Metrics::new();
     serve_connections(
         listener,
         router,
-        &settings.connections,
-        limits,
-        metrics,
+        settings,
+        METRICS_CONNECTIONS,
+        &uncounted,
         shutdown,
     )
     .await;
-    tracing::info!("{service} stopped");
-    Ok(())
+}
+
+/// Resolves once `flag` is true, or its sender is gone.
+pub(crate) async fn until_true(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
 }
 
 async fn refuse_readiness_while_draining(
@@ -181,53 +243,5 @@ pub fn status_of_get(port: u16, path: &str, timeout: Duration) -> io::Result<u16
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an HTTP answer"))
 }
 
-/// A service serving in the background until [`RunningServer::stop`]; what tests and the
-/// dev stack use.
-pub struct RunningServer {
-    pub addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl RunningServer {
-    /// With the default connection settings and a registry of its own for their metrics.
-    pub async fn start(addr: SocketAddr, router: Router) -> io::Result<Self> {
-        Self::start_with(
-            addr,
-            router,
-            &ConnectionSettings::default(),
-            &Metrics::new(),
-        )
-        .await
-    }
-
-    pub async fn start_with(
-        addr: SocketAddr,
-        router: Router,
-        settings: &ConnectionSettings,
-        metrics: &Metrics,
-    ) -> io::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let limits = connection_limits(settings, None);
-        let (settings, metrics) = (settings.clone(), metrics.clone());
-        let task = tokio::spawn(async move {
-            let stopped = async {
-                let _ = stopped.await;
-            };
-            serve_connections(listener, router, &settings, limits, &metrics, stopped).await;
-        });
-        Ok(Self { addr, stop, task })
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Graceful: in-flight requests finish first.
-    pub async fn stop(self) -> io::Result<()> {
-        let _ = self.stop.send(());
-        self.task.await.map_err(io::Error::other)
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -13,10 +13,14 @@ pub enum Command {
     Healthcheck,
 }
 
-/// How a service runs: logs, Pod identity, shutdown.
-#[derive(Debug, Clone, Default, Args)]
+/// How a service runs: the metrics port, logs, Pod identity, shutdown.
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Running")]
 pub struct ServeSettings {
+    /// Port of `GET /metrics`, on all interfaces, apart from the service's own port (which
+    /// answers 404 for it): operations off the public path. Must differ from PORT.
+    #[arg(long, env = "METRICS_PORT", default_value_t = DEFAULT_METRICS_PORT, value_parser = parse_port)]
+    pub metrics_port: u16,
     /// After SIGTERM, keep serving this long, answering /readyz with 503, before closing the
     /// listener: the time Kubernetes needs to stop routing new connections here.
     #[arg(long, env = "SHUTDOWN_DELAY", default_value = "0", value_parser = parse_delay)]
@@ -29,13 +33,28 @@ pub struct ServeSettings {
     pub pod: PodIdentity,
 }
 
-/// What a client connection may take: time to send a request, time to sit idle, and how
-/// many may be open. Slow and idle clients hold a file descriptor and memory each.
+pub const DEFAULT_METRICS_PORT: u16 = 9090;
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            metrics_port: DEFAULT_METRICS_PORT,
+            shutdown_delay: Duration::ZERO,
+            connections: ConnectionSettings::default(),
+            log: LogSettings::default(),
+            pod: PodIdentity::default(),
+        }
+    }
+}
+
+/// What a client connection may take: time and bytes to send a request head, time to sit
+/// idle, and how many may be open. Slow and idle clients hold a file descriptor and memory each.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Connections")]
 pub struct ConnectionSettings {
-    /// A new connection whose first request head (request line and headers) is not complete
-    /// within this time is closed: slow or silent clients cannot hold it open.
+    /// Each request head (request line and headers) must be complete within this time of its
+    /// first byte (a new connection's first head: of the connection), or the connection is
+    /// closed: slow or silent clients cannot hold it open, on the first request or any later one.
     #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = DEFAULT_HEADER_READ_TIMEOUT, value_parser = parse_duration)]
     pub header_read_timeout: Duration,
     /// A keep-alive connection is closed when its next request head is not complete within
@@ -51,13 +70,26 @@ pub struct ConnectionSettings {
     /// `externalTrafficPolicy: Local`, many clients share one address.
     #[arg(long, env = "MAX_CONNECTIONS_PER_ADDRESS", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, value_parser = parse_count)]
     pub max_connections_per_address: usize,
+    /// Largest request head (request line and headers: `8Ki`, `16Ki` or bytes); larger ones
+    /// get 431 JSON. No connection ever buffers more than twice this: past that, hyper answers
+    /// a bare 431 and closes it.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value = DEFAULT_MAX_HEADER_BYTES, value_parser = parse_header_bytes)]
+    pub max_header_bytes: usize,
+    /// Most header lines in one request; more get 431 JSON (past twice this, a bare 431 from
+    /// hyper, and the connection is closed).
+    #[arg(long, env = "MAX_HEADERS", default_value_t = DEFAULT_MAX_HEADERS, value_parser = parse_count)]
+    pub max_headers: usize,
 }
 
-/// ~13 KB of memory each: 4,096 take ~53 MiB, well under a 128Mi memory limit.
+/// Measured per connection: ~17 KiB idle, ~26 KiB holding an unfinished head at hyper's cap
+/// (twice `MAX_HEADER_BYTES`, 16 KiB by default). So 4,096 take at most ~104 MiB, under a
+/// 128Mi memory limit with the process's own ~15 MiB; a larger `MAX_HEADER_BYTES` needs fewer.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 const DEFAULT_HEADER_READ_TIMEOUT: &str = "10s";
 const DEFAULT_IDLE_TIMEOUT: &str = "75s";
+const DEFAULT_MAX_HEADER_BYTES: &str = "8Ki";
+pub const DEFAULT_MAX_HEADERS: usize = 64;
 
 impl Default for ConnectionSettings {
     fn default() -> Self {
@@ -66,7 +98,18 @@ impl Default for ConnectionSettings {
             idle_timeout: parse_duration(DEFAULT_IDLE_TIMEOUT).expect("a duration"),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_header_bytes: parse_header_bytes(DEFAULT_MAX_HEADER_BYTES).expect("a size"),
+            max_headers: DEFAULT_MAX_HEADERS,
         }
+    }
+}
+
+/// A request head size: at least 4 KiB (hyper's buffer, twice this, cannot be under 8 KiB),
+/// at most 1 MiB.
+pub fn parse_header_bytes(value: &str) -> Result<usize, String> {
+    match parse_byte_size(value).map(usize::try_from) {
+        Ok(Ok(bytes)) if (4 << 10..=1 << 20).contains(&bytes) => Ok(bytes),
+        _ => Err("expected a size from `4Ki` to `1Mi`, such as `8Ki`, or bytes".into()),
     }
 }
 

@@ -11,7 +11,7 @@ use sqlx::{
     migrate::{MigrateError, Migrator},
 };
 
-use crate::DatabaseSettings;
+use crate::{DatabaseSettings, roles};
 
 /// How long start-up keeps trying to reach a database that is not up yet (in a fresh cluster
 /// or compose project the services often start first) before it gives up and exits.
@@ -21,6 +21,7 @@ const STARTUP_WAIT: Duration = Duration::from_secs(60);
 pub struct Database {
     pool: PgPool,
     timeout: Duration,
+    warnings: Vec<String>,
 }
 
 /// Why a service cannot start on its database.
@@ -30,6 +31,13 @@ pub enum ConnectError {
     NoUrl,
     #[error("the database at {url} cannot be used: {source}")]
     Unusable { url: String, source: sqlx::Error },
+    /// The role in `DATABASE_URL` may not have the service's schema (docs/operations.md).
+    #[error("the database at {url} cannot be used as {role}: {problem}")]
+    Role {
+        url: String,
+        role: String,
+        problem: String,
+    },
     #[error("the migrations of schema {schema} failed: {source}")]
     Migration {
         schema: String,
@@ -41,6 +49,7 @@ pub enum ConnectError {
 /// names the URL or schema in what it returns.
 enum Unprepared {
     Sql(sqlx::Error),
+    Role { role: String, problem: String },
     Migration(MigrateError),
 }
 
@@ -70,11 +79,18 @@ impl Database {
             ("statement_timeout", format!("{}ms", timeout.as_millis())),
         ]);
         let pool = settings.pool_options().connect_lazy_with(options);
-        let database = Self { pool, timeout };
+        let mut database = Self {
+            pool,
+            timeout,
+            warnings: Vec::new(),
+        };
         let started = Instant::now();
         loop {
             match database.prepare(schema, migrator).await {
-                Ok(()) => break,
+                Ok(warnings) => {
+                    database.warnings = warnings;
+                    break;
+                }
                 Err(Unprepared::Sql(source))
                     if is_unreachable(&source) && started.elapsed() < STARTUP_WAIT =>
                 {
@@ -85,35 +101,79 @@ impl Database {
                     let url = url.to_string();
                     return Err(ConnectError::Unusable { url, source });
                 }
+                Err(Unprepared::Role { role, problem }) => {
+                    let url = url.to_string();
+                    return Err(ConnectError::Role { url, role, problem });
+                }
                 Err(Unprepared::Migration(source)) => {
                     let schema = schema.to_owned();
                     return Err(ConnectError::Migration { schema, source });
                 }
             }
         }
-        tracing::info!(%url, schema, pool_size = settings.database_pool_size, ?timeout, "database ready");
+        for warning in &database.warnings {
+            tracing::warn!(%url, schema, "{warning}");
+        }
+        let tls = database.is_encrypted().await.unwrap_or(false);
+        let sslmode = url.ssl_mode();
+        tracing::info!(%url, schema, sslmode, tls, pool_size = settings.database_pool_size, ?timeout, "database ready");
         Ok(database)
     }
 
-    /// Creates the schema and applies the migrations. Replicas starting together take turns:
-    /// the schema under a transaction-scoped advisory lock (`CREATE SCHEMA IF NOT EXISTS` alone
-    /// races), the migrations under the lock sqlx's migrator takes.
-    async fn prepare(&self, schema: &str, migrator: &Migrator) -> Result<(), Unprepared> {
+    /// What start-up found the role in `DATABASE_URL` allowed to do beyond its own schema
+    /// (each also logged at WARN): empty for a role made as docs/operations.md says.
+    pub fn role_warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Whether this process's connections to the server are TLS-encrypted.
+    pub async fn is_encrypted(&self) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Creates the schema unless it exists, checks the role may have it (see [`roles`]), and
+    /// applies the migrations; returns the role's warnings. Replicas starting together take
+    /// turns: the schema under a transaction-scoped advisory lock (`CREATE SCHEMA IF NOT EXISTS`
+    /// alone races), the migrations under the lock sqlx's migrator takes.
+    async fn prepare(&self, schema: &str, migrator: &Migrator) -> Result<Vec<String>, Unprepared> {
         // One statement (one implicit transaction): nothing stays open if it is cut short.
+        // `CREATE SCHEMA` is not even tried when the schema exists: it needs the CREATE privilege
+        // on the database, which a role that the database's initialisation gave its schema to
+        // does not have (`IF NOT EXISTS` checks the privilege first).
         let create_schema = format!(
             "DO $$ BEGIN \
                PERFORM pg_advisory_xact_lock(hashtext('kub-network schemas')); \
-               CREATE SCHEMA IF NOT EXISTS \"{schema}\"; \
+               IF NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = '{schema}') THEN \
+                 CREATE SCHEMA \"{schema}\"; \
+               END IF; \
              END $$"
         );
-        sqlx::query(&create_schema)
-            .execute(&self.pool)
+        let schema_there = match sqlx::query(&create_schema).execute(&self.pool).await {
+            Ok(_) => true,
+            Err(error) if roles::is_refused(&error) => false,
+            Err(error) => return Err(Unprepared::Sql(error)),
+        };
+        let (role, verdict) = roles::check(&self.pool, schema)
             .await
             .map_err(Unprepared::Sql)?;
-        migrator.run(&self.pool).await.map_err(|error| match error {
-            MigrateError::Execute(source) if is_unreachable(&source) => Unprepared::Sql(source),
-            other => Unprepared::Migration(other),
-        })
+        if !schema_there {
+            let problem = format!(
+                "schema {schema} does not exist and this role may not create it: the \
+                 database's initialisation creates it (docs/operations.md)"
+            );
+            return Err(Unprepared::Role { role, problem });
+        }
+        let warnings = verdict.map_err(|problem| Unprepared::Role { role, problem })?;
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|error| match error {
+                MigrateError::Execute(source) if is_unreachable(&source) => Unprepared::Sql(source),
+                other => Unprepared::Migration(other),
+            })?;
+        Ok(warnings)
     }
 
     /// Runs `operation` (named `what` in the logs) under `DATABASE_TIMEOUT`.
@@ -168,10 +228,13 @@ impl From<QueryError> for StorageFailure {
     }
 }
 
-/// Errors worth retrying at start-up: the server is not there, or not accepting yet.
+/// Errors worth retrying at start-up: the server is not there, or not accepting yet. Not a
+/// TLS handshake that failed (rustls reports it as `InvalidData`): a certificate that does
+/// not verify will not start verifying.
 fn is_unreachable(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Io(error) => error.kind() != std::io::ErrorKind::InvalidData,
+        sqlx::Error::PoolTimedOut => true,
         sqlx::Error::Database(error) => error
             .code()
             .is_some_and(|code| code.starts_with("08") || code == "57P03"),

@@ -6,13 +6,19 @@
 //! 2. `AUTH_SERVICE_SERVICE_HOST` + `AUTH_SERVICE_SERVICE_PORT` (default 80), which Kubernetes
 //!    injects into every container started after a Service named `auth-service` exists;
 //! 3. otherwise an error naming both.
+//!
+//! Beside the address, the key this service shows auth on every call (`AUTH_API_KEY`): auth
+//! answers only the callers it was given a key for.
 
 use std::{fmt, net::Ipv6Addr};
 
 use clap::Args;
+pub use kub_auth_wire::caller::{ApiKey, Caller};
+use kub_auth_wire::caller::{ApiKeyError, check_api_key, wired_api_key};
 use reqwest::Url;
 
-/// The settings auth's address comes from (each a flag and an environment variable).
+/// The settings auth's address comes from (each a flag and an environment variable), and this
+/// service's key for it.
 #[derive(Debug, Clone, Default, Args)]
 #[command(next_help_heading = "Finding auth (first match wins)")]
 pub struct AuthAddressSettings {
@@ -26,19 +32,46 @@ pub struct AuthAddressSettings {
     /// Injected with AUTH_SERVICE_SERVICE_HOST [default: 80].
     #[arg(long, env = "AUTH_SERVICE_SERVICE_PORT")]
     pub auth_service_port: Option<String>,
+    /// This service's own key for auth-api, at least 32 bytes (`openssl rand -hex 32`), the
+    /// value auth has as USERS_API_KEY or TASKS_API_KEY. Sent on every call. Required.
+    #[arg(
+        long,
+        env = "AUTH_API_KEY",
+        hide_env_values = true,
+        help_heading = "Calling auth"
+    )]
+    pub auth_api_key: Option<ApiKey>,
 }
 
 impl AuthAddressSettings {
-    /// `AUTH_ADDRESS=<address>` and nothing else: how dev-stack and tests wire a service.
-    pub fn at(address: impl Into<String>) -> Self {
+    /// `AUTH_ADDRESS=<address>` and `caller`'s key for services wired in one process (see
+    /// `kub_auth_wire::caller::wired_api_key`): how dev-stack and tests wire a service.
+    pub fn at(address: impl Into<String>, caller: Caller) -> Self {
         Self {
             auth_address: Some(address.into()),
+            auth_api_key: Some(wired_api_key(caller).into()),
             ..Self::default()
         }
     }
 
-    /// Finds auth the lesson's way; blank values count as unset.
+    /// Finds auth the lesson's way, then checks the key; blank values count as unset.
     pub fn resolve(&self) -> Result<AuthAddress, AddressError> {
+        let (source, raw, base_url) = self.locate()?;
+        let api_key = self
+            .auth_api_key
+            .clone()
+            .filter(|key| !key.expose().trim().is_empty())
+            .ok_or(AddressError::MissingApiKey)?;
+        check_api_key("AUTH_API_KEY", api_key.expose())?;
+        Ok(AuthAddress {
+            source,
+            raw,
+            base_url,
+            api_key,
+        })
+    }
+
+    fn locate(&self) -> Result<(AddressSource, String, Url), AddressError> {
         let set = |value: &Option<String>| value.clone().filter(|value| !value.trim().is_empty());
         if let Some(raw) = set(&self.auth_address) {
             let base_url = parse_base_url(&raw).map_err(|reason| AddressError::InvalidAddress {
@@ -46,11 +79,7 @@ impl AuthAddressSettings {
                 value: raw.clone(),
                 reason,
             })?;
-            return Ok(AuthAddress {
-                source: AddressSource::AuthAddress,
-                raw,
-                base_url,
-            });
+            return Ok((AddressSource::AuthAddress, raw, base_url));
         }
         let Some(host) = set(&self.auth_service_host) else {
             return Err(AddressError::NotConfigured);
@@ -74,11 +103,7 @@ impl AuthAddressSettings {
                 value: host.to_owned(),
                 reason,
             })?;
-        Ok(AuthAddress {
-            source: AddressSource::KubernetesServiceEnv,
-            raw: authority,
-            base_url,
-        })
+        Ok((AddressSource::KubernetesServiceEnv, authority, base_url))
     }
 }
 
@@ -98,6 +123,13 @@ pub enum AddressError {
     },
     #[error("{var}={value:?} is invalid: expected a port number from 1 to 65535")]
     InvalidPort { var: &'static str, value: String },
+    #[error(
+        "AUTH_API_KEY is required: this service's key for auth-api, the value auth has as \
+         USERS_API_KEY or TASKS_API_KEY (generate one with `openssl rand -hex 32`)"
+    )]
+    MissingApiKey,
+    #[error(transparent)]
+    ApiKey(#[from] ApiKeyError),
 }
 
 /// Which of the lesson's discovery methods gave auth's address.
@@ -118,7 +150,7 @@ impl fmt::Display for AddressSource {
     }
 }
 
-/// Where auth lives, and how we learnt it.
+/// Where auth lives, how we learnt it, and the key to show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthAddress {
     pub source: AddressSource,
@@ -126,6 +158,8 @@ pub struct AuthAddress {
     pub raw: String,
     /// Always ends in `/`, so route names can be joined onto it.
     pub base_url: Url,
+    /// Checked: long enough, and fit for a header.
+    pub api_key: ApiKey,
 }
 
 fn parse_port(value: &str) -> Option<u16> {
@@ -164,145 +198,4 @@ fn parse_base_url(raw: &str) -> Result<Url, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The settings as the environment `vars` would give them.
-    fn resolve(vars: &[(&str, &str)]) -> Result<AuthAddress, AddressError> {
-        let var = |name: &str| {
-            vars.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        };
-        AuthAddressSettings {
-            auth_address: var("AUTH_ADDRESS"),
-            auth_service_host: var("AUTH_SERVICE_SERVICE_HOST"),
-            auth_service_port: var("AUTH_SERVICE_SERVICE_PORT"),
-        }
-        .resolve()
-    }
-
-    fn url_of(vars: &[(&str, &str)]) -> String {
-        resolve(vars).unwrap().base_url.to_string()
-    }
-
-    #[test]
-    fn every_documented_auth_address_form_becomes_a_base_url() {
-        let cases = [
-            ("auth", "http://auth/"),
-            ("localhost:80", "http://localhost/"),
-            ("localhost:8081", "http://localhost:8081/"),
-            ("10.99.1.155", "http://10.99.1.155/"),
-            ("auth-service.default", "http://auth-service.default/"),
-            (
-                "auth-service.default.svc.cluster.local:80",
-                "http://auth-service.default.svc.cluster.local/",
-            ),
-            ("http://auth:8081", "http://auth:8081/"),
-            ("http://auth:8081/", "http://auth:8081/"),
-            ("http://gateway/auth", "http://gateway/auth/"),
-            ("::1", "http://[::1]/"),
-            ("[::1]:8081", "http://[::1]:8081/"),
-            ("  auth  ", "http://auth/"),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(
-                url_of(&[("AUTH_ADDRESS", raw)]),
-                expected,
-                "AUTH_ADDRESS={raw}"
-            );
-        }
-    }
-
-    #[test]
-    fn auth_address_wins_over_the_kubernetes_variables() {
-        let address = resolve(&[
-            ("AUTH_ADDRESS", "auth-service.default"),
-            ("AUTH_SERVICE_SERVICE_HOST", "10.96.0.7"),
-        ])
-        .unwrap();
-        assert_eq!(address.source, AddressSource::AuthAddress);
-        assert_eq!(address.raw, "auth-service.default");
-    }
-
-    #[test]
-    fn kubernetes_service_variables_are_the_fallback() {
-        let address = resolve(&[
-            ("AUTH_SERVICE_SERVICE_HOST", "10.96.0.7"),
-            ("AUTH_SERVICE_SERVICE_PORT", "8081"),
-        ])
-        .unwrap();
-        assert_eq!(address.source, AddressSource::KubernetesServiceEnv);
-        assert_eq!(address.base_url.as_str(), "http://10.96.0.7:8081/");
-
-        assert_eq!(
-            url_of(&[("AUTH_SERVICE_SERVICE_HOST", "10.96.0.7")]),
-            "http://10.96.0.7/",
-            "the port defaults to 80"
-        );
-        assert_eq!(
-            url_of(&[
-                ("AUTH_SERVICE_SERVICE_HOST", "fd00::7"),
-                ("AUTH_SERVICE_SERVICE_PORT", "80")
-            ]),
-            "http://[fd00::7]/",
-            "IPv6 ClusterIPs are bracketed"
-        );
-    }
-
-    #[test]
-    fn blank_values_count_as_unset() {
-        let address = resolve(&[
-            ("AUTH_ADDRESS", "  "),
-            ("AUTH_SERVICE_SERVICE_HOST", "10.96.0.7"),
-        ])
-        .unwrap();
-        assert_eq!(address.source, AddressSource::KubernetesServiceEnv);
-    }
-
-    #[test]
-    fn nothing_set_names_both_variables() {
-        let error = resolve(&[]).unwrap_err();
-        assert_eq!(error, AddressError::NotConfigured);
-        let line = error.to_string();
-        assert!(line.contains("AUTH_ADDRESS") && line.contains("AUTH_SERVICE_SERVICE_HOST"));
-        assert!(!line.contains('\n'));
-    }
-
-    #[test]
-    fn unusable_addresses_are_refused_with_the_reason() {
-        for raw in [
-            "https://auth",
-            "ftp://auth",
-            "http://",
-            "http://user:pw@auth",
-            "auth?x=1",
-            "auth:99999",
-            "a b",
-        ] {
-            let error = resolve(&[("AUTH_ADDRESS", raw)]).unwrap_err();
-            assert!(
-                matches!(
-                    error,
-                    AddressError::InvalidAddress {
-                        var: "AUTH_ADDRESS",
-                        ..
-                    }
-                ),
-                "{raw}: {error}"
-            );
-        }
-        let error = resolve(&[
-            ("AUTH_SERVICE_SERVICE_HOST", "10.0.0.1"),
-            ("AUTH_SERVICE_SERVICE_PORT", "http"),
-        ])
-        .unwrap_err();
-        assert!(matches!(
-            error,
-            AddressError::InvalidPort {
-                var: "AUTH_SERVICE_SERVICE_PORT",
-                ..
-            }
-        ));
-    }
-}
+mod tests;

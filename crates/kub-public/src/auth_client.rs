@@ -1,6 +1,8 @@
 //! The typed client users-api and tasks-api use to reach auth-api: one per process, a
 //! keep-alive pool, a base URL resolved once at start-up, and short timeouts so an absent
-//! auth turns into a fast 503 rather than a hung request.
+//! auth turns into a fast 503 rather than a hung request. Every call carries this service's
+//! key (`AUTH_API_KEY`); no call goes through an `HTTP(S)_PROXY`, which would see that key,
+//! every password and every token.
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -29,18 +31,31 @@ pub const CALL_TIMEOUT: Duration = Duration::from_millis(2500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    /// Auth answered 401: wrong password, or a token it does not accept.
+    /// Auth answered 401 without a challenge: wrong password, or a token it does not accept.
     #[error("rejected by auth")]
     Rejected,
-    /// Auth could not be reached in time.
+    /// Auth cannot serve this service now: unreachable in time, or refusing its key.
     #[error("auth unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(Unavailable),
     /// Auth is overloaded and said when to come back (a 503 with `Retry-After`).
     #[error("auth overloaded")]
     Overloaded { retry_after: Duration },
     /// Auth answered something we do not understand (a bug or a version mismatch).
     #[error("unexpected answer from auth: {0}")]
     Unexpected(String),
+}
+
+/// Why auth cannot serve this service. Either way its users get a 503: nothing they send can
+/// fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    /// Not reached, or no answer in time.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Auth answered 401 with a challenge (`WWW-Authenticate`), or 403: it does not accept
+    /// this service's `AUTH_API_KEY` on this route. A deployment mistake, logged at ERROR.
+    #[error("auth refused this service's credential (AUTH_API_KEY)")]
+    CredentialRefused,
 }
 
 /// The most recent call to auth, for `GET /network`.
@@ -71,6 +86,8 @@ impl AuthClient {
             "auth address resolved"
         );
         let http = reqwest::Client::builder()
+            // Straight to auth: a proxy from the environment would see every key and password.
+            .no_proxy()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             // Under auth's IDLE_TIMEOUT (75 s): the pool lets go of an idle connection before
@@ -179,7 +196,10 @@ impl AuthClient {
         let latency = started.elapsed();
         let failure = match &outcome {
             Ok(_) | Err(AuthError::Rejected) => None,
-            Err(AuthError::Unavailable(_)) => Some("unavailable"),
+            Err(AuthError::Unavailable(Unavailable::Unreachable(_))) => Some("unavailable"),
+            Err(AuthError::Unavailable(Unavailable::CredentialRefused)) => {
+                Some("credential_refused")
+            }
             Err(AuthError::Overloaded { .. }) => Some("overloaded"),
             Err(AuthError::Unexpected(_)) => Some("unexpected"),
         };
@@ -208,37 +228,64 @@ impl AuthClient {
             .base_url
             .join(route)
             .map_err(|error| AuthError::Unexpected(error.to_string()))?;
-        let mut request = self.http.post(url).json(body);
+        let mut request = self
+            .http
+            .post(url)
+            .bearer_auth(self.address.api_key.expose())
+            .json(body);
         if let Some(id) = &request_id.0 {
             request = request.header(REQUEST_ID_HEADER, id.clone());
         }
         let response = request.send().await.map_err(|error| {
             tracing::warn!(%error, route, "auth call failed");
-            AuthError::Unavailable(describe(&error))
+            unreachable_auth(describe(&error))
         })?;
         match response.status() {
             StatusCode::OK => response.json::<R>().await.map_err(|error| {
                 if error.is_timeout() {
-                    AuthError::Unavailable(describe(&error))
+                    unreachable_auth(describe(&error))
                 } else {
                     AuthError::Unexpected(error.to_string())
                 }
             }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN if refuses_caller(&response) => {
+                tracing::error!(
+                    status = %response.status(),
+                    route,
+                    "auth refused this service's credential: AUTH_API_KEY is not the key auth \
+                     has for this service (USERS_API_KEY or TASKS_API_KEY)"
+                );
+                Err(AuthError::Unavailable(Unavailable::CredentialRefused))
+            }
             StatusCode::UNAUTHORIZED => Err(AuthError::Rejected),
             StatusCode::SERVICE_UNAVAILABLE if retry_after(&response).is_some() => {
                 Err(AuthError::Overloaded {
                     retry_after: retry_after(&response).unwrap_or_default(),
                 })
             }
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => Err(
-                AuthError::Unavailable(format!("auth answered {}", response.status())),
-            ),
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => Err(unreachable_auth(
+                format!("auth answered {}", response.status()),
+            )),
             status => {
                 tracing::error!(%status, route, "auth answered an unexpected status");
                 Err(AuthError::Unexpected(format!("auth answered {status}")))
             }
         }
     }
+}
+
+/// A refusal of this service rather than of what a user sent: any 403, or a 401 with a
+/// challenge (`WWW-Authenticate`, auth's is `kub_auth_wire::caller::CALLER_CHALLENGE`): a 401
+/// for a wrong password or token never has one.
+fn refuses_caller(response: &reqwest::Response) -> bool {
+    response.status() == StatusCode::FORBIDDEN
+        || response
+            .headers()
+            .contains_key(reqwest::header::WWW_AUTHENTICATE)
+}
+
+fn unreachable_auth(reason: String) -> AuthError {
+    AuthError::Unavailable(Unavailable::Unreachable(reason))
 }
 
 /// `Retry-After` in seconds (auth never sends the HTTP-date form).

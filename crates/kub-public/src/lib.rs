@@ -4,9 +4,11 @@
 //! - [`auth_address`]: `AUTH_ADDRESS`, or the `AUTH_SERVICE_SERVICE_HOST` Kubernetes injects.
 //! - [`cors`]: `CORS_ORIGINS`, the pages of other origins that may call from a browser.
 //! - [`auth_client`]: the typed client, with a base URL and short timeouts.
-//! - [`network`]: `GET /network`: how this service found auth, and where this Pod runs.
+//! - [`network`]: `GET /network`: how this service found auth, and where this Pod runs
+//!   (`NETWORK_ROUTE=false` turns it off).
 //! - [`openapi`]: `GET /openapi.json`, the service's routes plus the shared ones.
-//! - [`track_store`]: the store's records, bytes and budget in `GET /metrics`.
+//! - [`track_store`]: the store's records, bytes and budget in `GET /metrics` (on the metrics
+//!   port).
 
 pub mod auth_address;
 pub mod auth_client;
@@ -27,18 +29,20 @@ use crate::{
     openapi::openapi_routes,
 };
 
-/// A public service: its documented routes, plus `GET /network`, `GET /openapi.json` (its
-/// document completed with the shared routes), the common layers and, outermost, CORS for the
-/// allowed origins (a preflight is answered before anything else looks at the request).
+/// A public service: its documented routes, plus `GET /network` (unless `NETWORK_ROUTE=false`),
+/// `GET /openapi.json` (its document completed with the shared routes), the common layers and,
+/// outermost, CORS for the allowed origins (a preflight is answered before anything else looks
+/// at the request).
 pub fn public_service(
     (routes, api): (Router, utoipa::openapi::OpenApi),
     network: NetworkInfo,
     metrics: Metrics,
     cors: &CorsSettings,
 ) -> Router {
+    let network_served = network.served;
     let routes = routes
         .merge(network_routes(network))
-        .merge(openapi_routes(api));
+        .merge(openapi_routes(api, network_served));
     let service = with_common_layers(routes, metrics);
     match cors.layer() {
         Some(cors) => service.layer(cors),
@@ -64,3 +68,6 @@ pub fn track_store<C: Collection>(
         }
     });
 }
+
+#[cfg(test)]
+mod tests;

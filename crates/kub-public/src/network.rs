@@ -2,10 +2,15 @@
 //! its raw value), what that name resolves to right now (a ClusterIP for
 //! `auth-service.default`), whether auth answers and how fast, the last call to it, and this
 //! Pod's identity from the downward API (absent outside Kubernetes, never invented).
+//!
+//! The lesson's window on the path a request took, public on purpose; it tells a stranger
+//! how the cluster is wired, so `NETWORK_ROUTE=false` turns it off (the chart's production
+//! values do), and it then answers 404 like any unknown route.
 
 use std::time::SystemTime;
 
 use axum::{Json, Router, extract::State, routing::get};
+use clap::{ArgAction, Args};
 use reqwest::Url;
 use serde_json::{Value, json};
 
@@ -13,14 +18,37 @@ use kub_http::settings::PodIdentity;
 
 use crate::auth_client::AuthClient;
 
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+#[command(next_help_heading = "The lesson's routes")]
+pub struct NetworkSettings {
+    /// Serve GET /network (how this service found auth, and where this Pod runs): `true` or
+    /// `false`, which answers 404 instead (for production).
+    #[arg(long, env = "NETWORK_ROUTE", default_value_t = true, action = ArgAction::Set)]
+    pub network_route: bool,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            network_route: true,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct NetworkInfo {
     pub service: &'static str,
     pub auth: AuthClient,
     pub pod: PodIdentity,
+    /// Whether `GET /network` is served at all (`NETWORK_ROUTE`).
+    pub served: bool,
 }
 
+/// `GET /network`, or nothing when it is turned off.
 pub fn network_routes(info: NetworkInfo) -> Router {
+    if !info.served {
+        return Router::new();
+    }
     Router::new()
         .route("/network", get(network))
         .with_state(info)

@@ -9,19 +9,19 @@ use utoipa::{OpenApi, openapi};
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(
-        kub_http::probes::alive,
-        kub_http::metrics::metrics_endpoint,
-        crate::network::network,
-        openapi_json
-    ),
+    paths(kub_http::probes::alive, crate::network::network, openapi_json),
     components(schemas(ErrorBody))
 )]
 struct SharedRoutes;
 
-/// The service's own document completed with the shared routes, served at `/openapi.json`.
-pub fn openapi_routes(mut api: openapi::OpenApi) -> Router {
+/// The service's own document completed with the shared routes (without `/network` when it
+/// is not `served`), served at `/openapi.json`. `/metrics` is not among them: it is on the
+/// metrics port, not this one.
+pub fn openapi_routes(mut api: openapi::OpenApi, network_served: bool) -> Router {
     api.merge(SharedRoutes::openapi());
+    if !network_served {
+        api.paths.paths.remove("/network");
+    }
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .with_state(Arc::new(api))

@@ -24,6 +24,12 @@ pub use location::{Location, MAX_LINE_BYTES};
 pub use records::StoredRecords;
 pub use store::{JsonLinesStore, Usage};
 
+/// The mode of every file a store creates (its data, the readiness probe): the service's own
+/// user alone reads and writes them (users' password hashes, everyone's tasks).
+pub const FILE_MODE: u32 = 0o600;
+/// The mode of a store's folder when the store creates it (an existing one is left as it is).
+pub const FOLDER_MODE: u32 = 0o700;
+
 /// A kind of record and its in-memory index: what is looked up, where each record is, and
 /// the rules a new record must pass (unique email, next id, a per-owner cap) before it is
 /// written.

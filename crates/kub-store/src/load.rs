@@ -5,12 +5,13 @@
 //! its own stretch of whole lines; the stretches' indexes are then joined in file order.
 
 use std::{
-    fs::{self, File, OpenOptions},
+    fs::{self, File, OpenOptions, Permissions},
     io::{self, BufRead, BufReader, Read, Seek, SeekFrom},
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::Path,
 };
 
-use crate::{Collection, Location, StoreError, location::MAX_LINE_BYTES};
+use crate::{Collection, FILE_MODE, Location, StoreError, location::MAX_LINE_BYTES};
 
 const READ_BUFFER: usize = 1 << 20;
 /// Below this, one thread indexes the whole file.
@@ -216,16 +217,44 @@ fn line_end_after(file: &mut File, from: u64, len: u64) -> io::Result<u64> {
     Ok((from + read as u64).min(len))
 }
 
-/// Opens the file for appending (creating it), locked so no second process writes to it.
+/// Opens the file for appending (creating it, readable by the service's user alone), locked so
+/// no second process writes to it. An older file that others may read is tightened.
 pub(crate) fn open_locked(path: &Path) -> Result<File, StoreError> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(FILE_MODE)
         .open(path)
         .map_err(|error| StoreError::io(path, error))?;
     file.try_lock()
         .map_err(|_| StoreError::Locked(path.to_owned()))?;
+    keep_private(&file, path);
     Ok(file)
+}
+
+/// Takes the group's and others' permissions off a file made before stores were created 0600
+/// (or copied in by hand). One the service may not change (not its own) is left as it is,
+/// with a warning: a file it can read and write still works.
+fn keep_private(file: &File, path: &Path) {
+    let Ok(mode) = file
+        .metadata()
+        .map(|metadata| metadata.permissions().mode() & 0o7777)
+    else {
+        return;
+    };
+    if mode & 0o077 == 0 {
+        return;
+    }
+    let private = mode & 0o700;
+    let from = format!("{mode:04o}");
+    match file.set_permissions(Permissions::from_mode(private)) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), from, to = format!("{private:04o}"), "the store file was readable by others: tightened");
+        }
+        Err(error) => {
+            tracing::warn!(path = %path.display(), mode = from, %error, "the store file is readable by others and cannot be tightened");
+        }
+    }
 }
 
 /// Cuts the file back to `valid_len` and flushes, so the next line starts on a clean boundary.

@@ -3,6 +3,7 @@
 use std::{
     fs,
     io::{self, Write},
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
     path::{Path, PathBuf},
     sync::{
         Arc, PoisonError, RwLock,
@@ -13,7 +14,8 @@ use std::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    AppendError, Collection, Location, StorageFailure, StoreError, StoredRecords, load,
+    AppendError, Collection, FILE_MODE, FOLDER_MODE, Location, StorageFailure, StoreError,
+    StoredRecords, load,
     writer::{Append, Writer},
 };
 
@@ -79,7 +81,11 @@ impl<C: Collection> JsonLinesStore<C> {
         empty: &C,
         budget: Option<u64>,
     ) -> Result<Self, StoreError> {
-        fs::create_dir_all(folder).map_err(|error| StoreError::io(folder, error))?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(FOLDER_MODE)
+            .create(folder)
+            .map_err(|error| StoreError::io(folder, error))?;
         let file = load::open_locked(&path)?;
         let loaded = load::index_file(&path, empty)?;
         if loaded.dropped_bytes > 0 {
@@ -198,7 +204,12 @@ impl<C: Collection> JsonLinesStore<C> {
         }
         let probe = self.path.with_extension("probe");
         tokio::task::spawn_blocking(move || {
-            let written = fs::File::create(&probe)
+            let written = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(FILE_MODE)
+                .open(&probe)
                 .and_then(|mut file| file.write_all(b"ok").and_then(|()| file.sync_data()));
             let _ = fs::remove_file(&probe);
             written.is_ok()

@@ -249,3 +249,36 @@ async fn a_store_at_its_budget_refuses_appends_and_keeps_every_stored_record() {
     stored.sort();
     assert_eq!(names, stored, "every acknowledged record, intact");
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+#[tokio::test]
+async fn the_file_and_a_folder_the_store_creates_are_the_services_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("users");
+    let store = open(&folder).await.unwrap();
+    store.append("ana".into()).await.map_err(|_| ()).unwrap();
+    assert_eq!(mode(store.path()), FILE_MODE, "{:o}", mode(store.path()));
+    assert_eq!(mode(&folder), FOLDER_MODE, "{:o}", mode(&folder));
+}
+
+#[tokio::test]
+async fn an_older_file_others_may_read_is_tightened_and_keeps_its_records() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("names.jsonl");
+    fs::write(&path, "{\"id\":1,\"name\":\"ana\"}\n").unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o664)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let store = open(dir.path()).await.unwrap();
+    assert_eq!(mode(&path), 0o600, "{:o}", mode(&path));
+    assert_eq!(
+        mode(dir.path()),
+        0o755,
+        "an existing folder is left as it is"
+    );
+    assert_eq!(store.read(|names| names.by_name.len()), 1);
+}

@@ -17,6 +17,8 @@ pub struct Binary {
     pub folder_var: Option<&'static str>,
     /// Whether it calls auth (and so needs `AUTH_ADDRESS` or the injected `AUTH_SERVICE_*`).
     pub calls_auth: bool,
+    /// The variable auth-api reads this caller's key as (the caller sends its [`AUTH_API_KEY`]).
+    pub caller_key: Option<&'static str>,
 }
 
 pub const BINARIES: [Binary; 3] = [
@@ -27,6 +29,7 @@ pub const BINARIES: [Binary; 3] = [
         reads: || env_names::<auth_api::Config>(),
         folder_var: None,
         calls_auth: false,
+        caller_key: None,
     },
     Binary {
         name: "users-api",
@@ -35,6 +38,7 @@ pub const BINARIES: [Binary; 3] = [
         reads: || env_names::<users_api::Config>(),
         folder_var: Some("USERS_FOLDER"),
         calls_auth: true,
+        caller_key: Some("USERS_API_KEY"),
     },
     Binary {
         name: "tasks-api",
@@ -43,8 +47,29 @@ pub const BINARIES: [Binary; 3] = [
         reads: || env_names::<tasks_api::Config>(),
         folder_var: Some("TASKS_FOLDER"),
         calls_auth: true,
+        caller_key: Some("TASKS_API_KEY"),
     },
 ];
+
+/// The key a caller of auth sends it on every call, from a Secret only it and auth are given.
+pub const AUTH_API_KEY: &str = "AUTH_API_KEY";
+
+/// The suffix of a variable holding the secret before the current one, during a rotation:
+/// `USERS_API_KEY_PREVIOUS`, and the Secret key `AUTH_API_KEY_PREVIOUS` it comes from.
+pub const PREVIOUS: &str = "_PREVIOUS";
+
+/// auth-api's signing secret, and the one before it (verifies only) during a rotation.
+pub const JWT_SECRETS: (&str, &str) = ("JWT_SECRET", "JWT_PREVIOUS_SECRET");
+
+/// The port of `GET /metrics`, apart from the service's own (`METRICS_PORT`, every binary).
+pub const METRICS_PORT: (&str, u16) = ("METRICS_PORT", kub_http::settings::DEFAULT_METRICS_PORT);
+
+/// The namespace label that lets a namespace's Pods (Prometheus) reach `GET /metrics`
+/// through the NetworkPolicies: `kubectl label namespace monitoring kub-network/metrics-scraper=true`.
+pub const SCRAPER_NAMESPACE_LABEL: (&str, &str) = ("kub-network/metrics-scraper", "true");
+
+/// The variable naming users-api's proxies, whose `X-Forwarded-For` it believes.
+pub const TRUSTED_PROXIES: &str = "TRUSTED_PROXIES";
 
 /// The name of the Service whose injected `<NAME>_SERVICE_HOST/_PORT` users and tasks read.
 pub const AUTH_SERVICE_NAME: &str = "auth-service";
@@ -146,6 +171,9 @@ pub const POSTGRES: Database = Database {
         "POSTGRES_INITDB_ARGS",
         "POSTGRES_HOST_AUTH_METHOD",
         "PGDATA",
+        // Read by the role script its first start runs (scripts/postgres-service-roles.sh).
+        "USERS_DB_PASSWORD",
+        "TASKS_DB_PASSWORD",
     ],
     user_var: ("POSTGRES_USER", "postgres"),
     database_var: "POSTGRES_DB",

@@ -4,8 +4,8 @@ use super::*;
 
 impl<'a> Model<'a> {
     /// users and tasks must reach a Service (or a container of their Pod) that delivers to
-    /// auth-api on the port auth-api listens on.
-    pub(super) fn check_auth_address(&self, container: &Container) -> Result<(), String> {
+    /// auth-api on the port auth-api listens on: that auth-api container.
+    pub(super) fn auth_of(&self, container: &Container) -> Result<&Container<'a>, String> {
         let namespace = self.objects[container.workload].namespace();
         let raw = match container.var("AUTH_ADDRESS") {
             Some(Err(())) => return Err("AUTH_ADDRESS comes from valueFrom: unknowable".into()),
@@ -46,18 +46,18 @@ impl<'a> Model<'a> {
         };
         if matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             // Pod-internal: another container of this Pod must be auth-api on that port.
-            let found = self.containers_of(container.workload).any(|other| {
-                other.binary.is_some_and(|binary| binary.name == "auth-api")
-                    && other.listen_port() == Ok(port)
-            });
-            return if found {
-                Ok(())
-            } else {
-                Err(format!(
-                    "AUTH_ADDRESS={raw:?} is this Pod's localhost, but no auth-api container of \
-                     the Pod listens on {port}"
-                ))
-            };
+            return self
+                .containers_of(container.workload)
+                .find(|other| {
+                    other.binary.is_some_and(|binary| binary.name == "auth-api")
+                        && other.listen_port() == Ok(port)
+                })
+                .ok_or_else(|| {
+                    format!(
+                        "AUTH_ADDRESS={raw:?} is this Pod's localhost, but no auth-api container \
+                         of the Pod listens on {port}"
+                    )
+                });
         }
         if host.parse::<std::net::IpAddr>().is_ok() {
             return Err(format!(
@@ -79,7 +79,21 @@ impl<'a> Model<'a> {
         port: u16,
         namespace: &str,
     ) -> Result<(&'a Object, &'a Value), String> {
-        let mut parts = host.splitn(3, '.');
+        let service = self.service_named(what, host, namespace)?;
+        let service_port = items(&service.value["spec"]["ports"])
+            .find(|candidate| candidate["port"].as_u64() == Some(u64::from(port)))
+            .ok_or_else(|| format!("{what}: port {port} is not a port of {}", service.id()))?;
+        Ok((service, service_port))
+    }
+
+    /// The Service a host name of cluster DNS names, as [`Self::service_port_named`].
+    pub(super) fn service_named(
+        &self,
+        what: &str,
+        host: &str,
+        namespace: &str,
+    ) -> Result<&'a Object, String> {
+        let mut parts = host.trim_end_matches('.').splitn(3, '.');
         let name = parts.next().unwrap_or("");
         let ns = parts.next().unwrap_or(namespace);
         let rest = parts.next().unwrap_or("");
@@ -91,16 +105,17 @@ impl<'a> Model<'a> {
         let (_, service) = self.find_service(name, ns).ok_or_else(|| {
             format!("{what} names Service {name:?} in namespace {ns:?}, which does not exist")
         })?;
-        let service_port = items(&service.value["spec"]["ports"])
-            .find(|candidate| candidate["port"].as_u64() == Some(u64::from(port)))
-            .ok_or_else(|| format!("{what}: port {port} is not a port of {}", service.id()))?;
-        Ok((service, service_port))
+        Ok(service)
     }
 
-    pub(super) fn reaches_auth(&self, service: &Object, port: &Value) -> Result<(), String> {
+    pub(super) fn reaches_auth(
+        &self,
+        service: &Object,
+        port: &Value,
+    ) -> Result<&Container<'a>, String> {
         let (backend, _) = self.service_backend(service, port)?;
         match backend.binary {
-            Some(binary) if binary.name == "auth-api" => Ok(()),
+            Some(binary) if binary.name == "auth-api" => Ok(backend),
             _ => Err(format!(
                 "{} port {} delivers to {}, which is not auth-api",
                 service.id(),
@@ -182,8 +197,24 @@ impl<'a> Model<'a> {
                 continue;
             }
             let mut admitted = BTreeSet::new();
+            // A rule opening only the container's /metrics is the metrics check's to judge.
+            let metrics = container.as_ref().and_then(|c| c.metrics_port()?.ok());
+            let only_metrics = |rule: &Value| {
+                let ports: Vec<&Value> = items(&rule["ports"]).collect();
+                metrics.is_some_and(|metrics| {
+                    !ports.is_empty()
+                        && ports.iter().all(|port| match &port["port"] {
+                            Value::String(name) => container
+                                .as_ref()
+                                .is_some_and(|c| c.named_port(name) == Some(metrics)),
+                            number => number.as_u64() == Some(u64::from(metrics)),
+                        })
+                })
+            };
             for policy in ingress_policies {
-                for rule in items(&policy.value["spec"]["ingress"]) {
+                for rule in
+                    items(&policy.value["spec"]["ingress"]).filter(|rule| !only_metrics(rule))
+                {
                     let sources: Vec<&Value> = items(&rule["from"]).collect();
                     if sources.is_empty() {
                         self.fail(

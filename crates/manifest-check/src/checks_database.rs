@@ -1,7 +1,8 @@
-//! The database (stage 5 on): where `DATABASE_URL` leads, where the database keeps its data,
-//! replicas, and PodDisruptionBudgets.
+//! The database (stage 5 on): where `DATABASE_URL` leads and as which role, the role script the
+//! database's first start runs, where it keeps its data, replicas, and PodDisruptionBudgets.
 
 use super::*;
+use crate::checks_roles::SERVICE_ROLES;
 
 /// The parts of a `DATABASE_URL`: `<scheme>user:password@host[:port]/database[?options]`.
 struct DatabaseUrl<'u> {
@@ -66,7 +67,8 @@ impl<'a> Model<'a> {
     }
 
     /// `DATABASE_URL` reaches, through a Service, a database container whose first start
-    /// created that user and database with the password of the same Secret.
+    /// created that database and, with the role script, the service's own role with the
+    /// password of the same Secret.
     fn database_url(&self, container: &Container) -> Result<(), String> {
         let raw = match container.var(DATABASE_URL) {
             None => return Ok(()),
@@ -111,15 +113,25 @@ impl<'a> Model<'a> {
             _ => None,
         };
         let (user_var, default_user) = database.user_var;
-        let user = literal(user_var).unwrap_or_else(|| default_user.to_owned());
-        if url.user != user {
+        let superuser = literal(user_var).unwrap_or_else(|| default_user.to_owned());
+        let binary = container.binary.map_or("?", |binary| binary.name);
+        let role = SERVICE_ROLES
+            .iter()
+            .find(|role| role.binary == binary)
+            .ok_or_else(|| format!("{what}: {binary} has no role of its own in the database"))?;
+        if url.user != role.role {
+            let whose = if url.user == superuser {
+                format!("the superuser {user_var} of {}", self.where_(backend))
+            } else {
+                format!("user {:?}", url.user)
+            };
             return Err(format!(
-                "{what}: user {:?}, but {} creates user {user:?} ({user_var})",
-                url.user,
-                self.where_(backend)
+                "{what}: connects as {whose}, but {binary} connects as its own role {:?}, \
+                 which owns its schema alone (made by the database's role script)",
+                role.role
             ));
         }
-        let name = literal(database.database_var).unwrap_or_else(|| user.clone());
+        let name = literal(database.database_var).unwrap_or_else(|| superuser.clone());
         if url.name != name {
             return Err(format!(
                 "{what}: database {:?}, but {} creates database {name:?} ({})",
@@ -128,14 +140,16 @@ impl<'a> Model<'a> {
                 database.database_var
             ));
         }
-        let server_secret = backend.secret_of(database.password_var);
+        self.database_makes_roles(backend)
+            .map_err(|problem| format!("{what}: {}: {problem}", self.where_(backend)))?;
+        let server_secret = backend.secret_of(role.password_var);
         if server_secret.as_ref() != Some(&password_secret) {
             return Err(format!(
                 "{what}: the password comes from Secret {:?} key {:?}, but {}'s {} from {}",
                 password_secret.0,
                 password_secret.1,
                 self.where_(backend),
-                database.password_var,
+                role.password_var,
                 server_secret.map_or("no Secret".to_owned(), |(n, k)| format!("{n:?} key {k:?}"))
             ));
         }

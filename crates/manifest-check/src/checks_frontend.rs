@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Model<'_> {
+impl<'a> Model<'a> {
     pub(super) fn check_proxy(&mut self, container: &Container, proxy: &Proxy, at: &str) {
         self.check_container_ports(container, &format!("{}'s nginx", proxy.name), at);
         let reads: Vec<&str> = proxy
@@ -71,6 +71,16 @@ impl Model<'_> {
     /// `upstream.var` (or the image's default) names a Service of this namespace, on one of its
     /// ports, that delivers to `upstream.binary`, whose NetworkPolicies admit the frontend.
     fn check_upstream(&self, container: &Container, upstream: &Upstream) -> Result<(), String> {
+        let (backend, listens) = self.upstream_backend(container, upstream)?;
+        self.admits(backend, container.workload, listens)
+    }
+
+    /// The container (and its port) that the proxy's `upstream` delivers to.
+    pub(super) fn upstream_backend(
+        &self,
+        container: &Container,
+        upstream: &Upstream,
+    ) -> Result<(&Container<'a>, u16), String> {
         let var = upstream.var;
         let namespace = self.objects[container.workload].namespace();
         let raw = match container.var(var) {
@@ -103,7 +113,7 @@ impl Model<'_> {
                 upstream.binary
             ));
         }
-        self.admits(backend, container.workload, listens)
+        Ok((backend, listens))
     }
 
     /// Do the NetworkPolicies selecting `target`'s Pods admit the Pods of workload `from`

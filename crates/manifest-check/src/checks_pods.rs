@@ -58,29 +58,36 @@ impl Model<'_> {
                 self.check_folder(container, binary, &at);
             }
             self.check_probes(container, binary, &at);
-            let auth = if binary.calls_auth {
-                self.check_auth_address(container)
-            } else {
-                Ok(())
-            };
-            if let Err(message) = auth {
+            if binary.calls_auth
+                && let Err(message) = self.auth_of(container)
+            {
                 self.fail(CHECK_AUTH_ADDRESS, format!("{at}: {message}"));
             }
         }
     }
 
-    /// Every declared port is the one the process listens on with this env.
+    /// Every declared port is one the process listens on with this env (its own, or its
+    /// /metrics).
     pub(super) fn check_container_ports(&mut self, container: &Container, process: &str, at: &str) {
         match container.listen_port() {
             Err(error) => self.fail(CHECK_CONTAINER_PORTS, format!("{at}: {error}")),
             Ok(listens) => {
+                let metrics = match container.metrics_port() {
+                    Some(Ok(port)) => format!(" (and /metrics on {port})"),
+                    _ => String::new(),
+                };
+                let ports = container.listen_ports();
                 for port in items(&container.spec["ports"]) {
-                    if port["containerPort"].as_u64() != Some(u64::from(listens)) {
+                    let declared = port["containerPort"].as_u64();
+                    if !ports
+                        .iter()
+                        .any(|listening| declared == Some(u64::from(*listening)))
+                    {
                         self.fail(
                             CHECK_CONTAINER_PORTS,
                             format!(
                                 "{at}: declares containerPort {} ({}), but {process} listens on \
-                                 {listens} with this env",
+                                 {listens}{metrics} with this env",
                                 port["containerPort"], port["name"]
                             ),
                         );
@@ -116,7 +123,8 @@ impl Model<'_> {
     }
 
     /// A Secret the container reads must be documented with the command that creates it (no
-    /// Secret is committed).
+    /// Secret is committed), an optional key (a rotation's previous value) with the command
+    /// that adds it.
     fn check_secrets(&mut self, container: &Container, at: &str) {
         for var in items(&container.spec["env"]) {
             let secret = &var["valueFrom"]["secretKeyRef"];
@@ -129,9 +137,11 @@ impl Model<'_> {
             );
             let create = format!("kubectl create secret generic {name} ");
             let literal = format!("--from-literal={key}=");
+            // A command continued with `\` on the next line counts as one line.
             let documented = self
                 .repo
                 .docs
+                .replace("\\\n", " ")
                 .lines()
                 .any(|line| line.contains(&create) && line.contains(&literal));
             if !documented {

@@ -12,7 +12,8 @@
 //! probe paths each binary's router serves, the docs), [`BINARIES`] says what each binary reads
 //! (from its clap settings), [`PROXIES`] what the frontend's nginx reads and [`DATABASES`] what
 //! the database images need, and [`check`] returns one [`Finding`] per broken link, each naming
-//! the check, the object and what to fix.
+//! the check, the object and what to fix: wiring, and the security the wiring carries (who is
+//! given which key, which ports are public, whose client addresses are believed).
 //! The tests live in `tests/`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,9 +22,13 @@ use serde_json::Value;
 
 mod binaries;
 mod checks_auth;
+mod checks_clients;
 mod checks_database;
 mod checks_frontend;
+mod checks_keys;
+mod checks_metrics;
 mod checks_pods;
+mod checks_roles;
 mod checks_services;
 mod kustomize;
 mod objects;
@@ -61,6 +66,9 @@ pub const CHECK_UPSTREAMS: &str = "upstreams";
 pub const CHECK_DATABASE: &str = "database";
 pub const CHECK_REPLICAS: &str = "replicas";
 pub const CHECK_DISRUPTION_BUDGET: &str = "disruption-budget";
+pub const CHECK_CALLER_KEYS: &str = "caller-keys";
+pub const CHECK_METRICS: &str = "metrics";
+pub const CHECK_TRUSTED_PROXIES: &str = "trusted-proxies";
 
 /// The kinds whose Pod template the checks look into.
 pub const WORKLOAD_KINDS: [&str; 2] = ["Deployment", "StatefulSet"];
@@ -415,6 +423,9 @@ pub fn check(objects: &[Object], repo: &Repo) -> Vec<Finding> {
     model.check_service_ports();
     model.check_containers();
     model.check_network_policy();
+    model.check_caller_keys();
+    model.check_metrics();
+    model.check_trusted_proxies();
     model.check_replicas();
     model.check_disruption_budgets();
     model.findings

@@ -94,17 +94,33 @@ fn each_row_names_the_flags_of_its_variables() {
                 .collect()
         };
         let documented_flags: BTreeSet<String> = in_cell(cells[2]);
-        let variables = in_cell(cells[1]);
+        let variables = expand_suffixes(&in_cell(cells[1]));
         let expected: BTreeSet<String> = flags
             .iter()
-            .filter(|(env, _)| {
-                variables.contains(env)
-                    || variables
-                        .iter()
-                        .any(|name| name.starts_with('_') && env.ends_with(name.as_str()))
-            })
+            .filter(|(env, _)| variables.contains(env))
             .map(|(_, flag)| flag.clone())
             .collect();
         assert_eq!(documented_flags, expected, "{line}");
     }
+}
+
+/// A cell's shorthand `AUTH_SERVICE_SERVICE_HOST` / `_PORT`: `_PORT` replaces the last part of
+/// the full name before it (AUTH_SERVICE_SERVICE_PORT), not any variable ending in `_PORT`.
+fn expand_suffixes(variables: &BTreeSet<String>) -> BTreeSet<String> {
+    let full: Vec<&String> = variables
+        .iter()
+        .filter(|name| !name.starts_with('_'))
+        .collect();
+    variables
+        .iter()
+        .flat_map(|name| {
+            if !name.starts_with('_') {
+                return vec![name.clone()];
+            }
+            full.iter()
+                .filter_map(|base| base.rsplit_once('_'))
+                .map(|(stem, _)| format!("{stem}{name}"))
+                .collect()
+        })
+        .collect()
 }

@@ -62,15 +62,17 @@ fn the_frontend_stage_renders_the_final_manifests() {
     );
     let rendered = sorted(stage(FRONTEND_STAGE));
     let manifests = sorted(load_dir(&root().join("kubernetes")).expect("kubernetes/*.yaml"));
-    assert_eq!(rendered.len(), 12);
+    assert_eq!(rendered.len(), 13);
     assert_eq!(rendered, manifests);
 }
 
 #[test]
-fn the_dns_stage_renders_the_final_manifests_without_the_frontend() {
+fn the_dns_stage_renders_the_final_manifests_without_the_frontend_nor_trusted_proxies() {
     let rendered = sorted(stage("4-pod-to-pod-dns"));
     let mut manifests = load_dir(&root().join("kubernetes")).expect("kubernetes/*.yaml");
     manifests.retain(|o| !o.name().starts_with("frontend-"));
+    // Without the frontend, users-api has no proxy to trust.
+    env_list(&mut manifests, "users-deployment").retain(|var| var["name"] != TRUSTED_PROXIES);
     let manifests = sorted(manifests);
     assert_eq!(rendered.len(), 9);
     assert_eq!(rendered, manifests);
@@ -113,6 +115,7 @@ fn the_scale_out_stage_runs_users_and_tasks_three_times_on_postgres() {
     assert_eq!(
         kinds,
         BTreeMap::from([
+            ("ConfigMap", 1),
             ("Deployment", 3),
             ("NetworkPolicy", 4),
             ("PodDisruptionBudget", 2),
@@ -198,7 +201,7 @@ fn renders_like_kubectl() {
 
 #[test]
 fn each_scale_out_check_catches_its_typo() {
-    const URL: &str = "postgres://kub:$(POSTGRES_PASSWORD)@postgres-service.default:5432/kub";
+    const URL: &str = "postgres://users_api:$(USERS_DB_PASSWORD)@postgres-service.default:5432/kub";
     fn url(o: &mut [Object], value: String) {
         env(o, "users-deployment", DATABASE_URL)["value"] = json!(value);
     }
@@ -232,8 +235,66 @@ fn each_scale_out_check_catches_its_typo() {
         (
             "DATABASE_URL with another user",
             CHECK_DATABASE,
-            "creates user",
-            |o, _| url(o, URL.replace("kub:", "kube:")),
+            "connects as its own role \"users_api\"",
+            |o, _| url(o, URL.replace("users_api:", "users:")),
+        ),
+        (
+            "DATABASE_URL as the superuser",
+            CHECK_DATABASE,
+            "connects as the superuser POSTGRES_USER",
+            |o, _| url(o, URL.replace("users_api:", "kub:")),
+        ),
+        (
+            "tasks given users' role",
+            CHECK_DATABASE,
+            "tasks-api connects as its own role \"tasks_api\"",
+            |o, _| {
+                env(o, "tasks-deployment", DATABASE_URL)["value"] =
+                    json!(URL.replace("$(USERS_DB_PASSWORD)", "$(TASKS_DB_PASSWORD)"));
+            },
+        ),
+        (
+            "the role script in the ConfigMap edited",
+            CHECK_DATABASE,
+            "is not a copy of scripts/postgres-service-roles.sh",
+            |o, _| {
+                let script = at(
+                    obj(o, "ConfigMap", "postgres-init"),
+                    "/data/10-service-roles.sh",
+                );
+                *script = json!(script.as_str().unwrap().replace("NOSUPERUSER", "SUPERUSER"));
+            },
+        ),
+        (
+            "the role script not executable",
+            CHECK_DATABASE,
+            "must be executable",
+            |o, _| {
+                *at(
+                    postgres(o),
+                    "/spec/template/spec/volumes/0/configMap/defaultMode",
+                ) = json!(0o644);
+            },
+        ),
+        (
+            "postgres without the role script",
+            CHECK_DATABASE,
+            "mounts nothing at /docker-entrypoint-initdb.d",
+            |o, _| {
+                let mounts = at(postgres(o), "/spec/template/spec/containers/0/volumeMounts");
+                mounts
+                    .as_array_mut()
+                    .unwrap()
+                    .retain(|m| m["name"] != "postgres-init");
+            },
+        ),
+        (
+            "the role's password not given to postgres",
+            CHECK_DATABASE,
+            "USERS_DB_PASSWORD from no Secret",
+            |o, _| {
+                env_list(o, "postgres-statefulset").retain(|v| v["name"] != "USERS_DB_PASSWORD");
+            },
         ),
         (
             "DATABASE_URL with another database",
@@ -245,7 +306,7 @@ fn each_scale_out_check_catches_its_typo() {
             "DATABASE_URL with a literal password",
             CHECK_DATABASE,
             "literal password",
-            |o, _| url(o, URL.replace("$(POSTGRES_PASSWORD)", "secret")),
+            |o, _| url(o, URL.replace("$(USERS_DB_PASSWORD)", "secret")),
         ),
         (
             "DATABASE_URL without a scheme",
@@ -259,7 +320,7 @@ fn each_scale_out_check_catches_its_typo() {
             "defined after it",
             |o, _| {
                 let list = env_list(o, "users-deployment");
-                let password = list.iter().position(|v| v["name"] == "POSTGRES_PASSWORD");
+                let password = list.iter().position(|v| v["name"] == "USERS_DB_PASSWORD");
                 let entry = list.remove(password.unwrap());
                 list.push(entry);
             },
@@ -268,15 +329,15 @@ fn each_scale_out_check_catches_its_typo() {
             "the password variable misspelt in DATABASE_URL",
             CHECK_ENV,
             "not defined in this container",
-            |o, _| url(o, URL.replace("POSTGRES_PASSWORD", "POSTGRES_PASSWD")),
+            |o, _| url(o, URL.replace("USERS_DB_PASSWORD", "USERS_DB_PASSWD")),
         ),
         (
             "the clients' password from another Secret key than the server's",
             CHECK_DATABASE,
             "the password comes from Secret",
             |o, _| {
-                env(o, "tasks-deployment", "POSTGRES_PASSWORD")["valueFrom"]["secretKeyRef"]["key"] =
-                    json!("PASSWORD");
+                env(o, "tasks-deployment", "TASKS_DB_PASSWORD")["valueFrom"]["secretKeyRef"]["key"] =
+                    json!("USERS_DB_PASSWORD");
             },
         ),
         (

@@ -25,9 +25,9 @@ fn kubernetes_manifests_are_wired() {
             count("Service"),
             count("NetworkPolicy")
         ),
-        (4, 4, 4),
-        "kubernetes/*.yaml should hold 4 Deployments, 4 Services, 4 NetworkPolicies \
-         (auth, users, tasks, frontend)"
+        (4, 5, 4),
+        "kubernetes/*.yaml should hold 4 Deployments, 5 Services, 4 NetworkPolicies \
+         (auth, users, tasks, frontend, and the frontend's headless frontend-pods)"
     );
     for binary in &BINARIES {
         let runs = objects.iter().any(|o| {
@@ -129,17 +129,17 @@ fn each_check_catches_its_typo() {
         (
             "PORT changed without containerPort",
             CHECK_SERVICE_PORTS,
-            "listens on 9090",
+            "listens on 9191",
             |o, _| {
-                env(o, "users-deployment", "PORT")["value"] = json!("9090");
+                env(o, "users-deployment", "PORT")["value"] = json!("9191");
             },
         ),
         (
             "PORT changed without containerPort (the container's own ports)",
             CHECK_CONTAINER_PORTS,
-            "listens on 9090",
+            "listens on 9191",
             |o, _| {
-                env(o, "users-deployment", "PORT")["value"] = json!("9090");
+                env(o, "users-deployment", "PORT")["value"] = json!("9191");
             },
         ),
         (

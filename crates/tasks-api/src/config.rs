@@ -1,13 +1,20 @@
 //! tasks-api's settings: each a flag with its environment variable (`tasks-api --help`).
 
-use std::path::PathBuf;
+use std::{path::PathBuf, str::FromStr};
 
 use clap::Parser;
 use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_port};
 use kub_postgres::DatabaseSettings;
-use kub_public::{auth_address::AuthAddressSettings, cors::CorsSettings};
+use kub_public::{
+    auth_address::{AuthAddressSettings, Caller},
+    cors::CorsSettings,
+    network::NetworkSettings,
+};
 
-use crate::{DEFAULT_FOLDER, DEFAULT_MAX_TASKS_PER_USER, DEFAULT_PORT};
+use crate::{
+    DEFAULT_FOLDER, DEFAULT_MAX_BYTES_PER_USER, DEFAULT_MAX_TASKS_PER_USER, DEFAULT_PORT,
+    DEFAULT_TASK_LIMIT_PER_USER, throttle::RateLimit,
+};
 
 /// tasks-api: the lesson's GET /tasks and POST /tasks. Every request carries a bearer token
 /// that auth-api verifies; each user sees only their own tasks.
@@ -29,10 +36,22 @@ pub struct Config {
     #[arg(long, env = "MAX_TASKS_PER_USER", default_value_t = DEFAULT_MAX_TASKS_PER_USER,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tasks_per_user: u64,
+    /// Most bytes one user's tasks may take as stored (a task's line in tasks.jsonl, JSON
+    /// escaping included; the same count in PostgreSQL); a task past it is refused with 409.
+    #[arg(long, env = "MAX_BYTES_PER_USER", default_value = DEFAULT_MAX_BYTES_PER_USER,
+        value_parser = parse_byte_size)]
+    pub max_bytes_per_user: u64,
+    /// `POST /tasks` per user: `<count>/<s|min|h>` (a burst of `count`, then one every
+    /// `period/count`) or `off`; over it: 429 with `Retry-After`.
+    #[arg(long = "task-limit-per-user", env = "TASK_LIMIT_PER_USER", default_value = DEFAULT_TASK_LIMIT_PER_USER,
+        value_parser = RateLimit::from_str)]
+    pub task_limit_per_user: RateLimit,
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
     pub cors: CorsSettings,
+    #[command(flatten)]
+    pub network: NetworkSettings,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -50,9 +69,15 @@ impl Config {
             folder,
             store_budget: None,
             max_tasks_per_user: DEFAULT_MAX_TASKS_PER_USER,
+            max_bytes_per_user: parse_byte_size(DEFAULT_MAX_BYTES_PER_USER)
+                .expect("a valid default"),
+            task_limit_per_user: DEFAULT_TASK_LIMIT_PER_USER
+                .parse()
+                .expect("a valid default"),
             database: DatabaseSettings::default(),
             cors: CorsSettings::default(),
-            auth: AuthAddressSettings::at(auth_address),
+            network: NetworkSettings::default(),
+            auth: AuthAddressSettings::at(auth_address, Caller::TasksApi),
             serve: ServeSettings::default(),
             command: None,
         }

@@ -4,11 +4,15 @@ use axum::{
     http::{HeaderValue, StatusCode, header::WWW_AUTHENTICATE},
     response::{IntoResponse, Response},
 };
-use kub_http::errors::error_response;
+use kub_http::{
+    errors::{error_response, retry_after_seconds, retry_later},
+    metrics::TurnedAway,
+};
 use kub_public::auth_client::AuthError;
 use kub_store::{AppendError, StorageFailure};
+use std::time::Duration;
 
-use crate::TaskLimitReached;
+use crate::QuotaReached;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TasksError {
@@ -28,6 +32,12 @@ pub enum TasksError {
     AuthUnexpected,
     #[error("You already have {0} tasks, the most one user may store.")]
     TaskLimitReached(usize),
+    #[error(
+        "This task takes {needed} bytes as stored, and your tasks already take {used} of the {limit} bytes one user may store."
+    )]
+    ByteQuotaReached { used: u64, needed: u64, limit: u64 },
+    #[error("Too many new tasks from you; try again in {} s.", retry_after_seconds(*.0))]
+    Throttled(Duration),
     #[error("Storing the task failed: the disk is full.")]
     DiskFull,
     #[error(
@@ -48,10 +58,19 @@ impl From<AuthError> for TasksError {
     }
 }
 
-impl From<AppendError<TaskLimitReached>> for TasksError {
-    fn from(error: AppendError<TaskLimitReached>) -> Self {
+impl From<AppendError<QuotaReached>> for TasksError {
+    fn from(error: AppendError<QuotaReached>) -> Self {
         match error {
-            AppendError::Conflict(TaskLimitReached { limit }) => Self::TaskLimitReached(limit),
+            AppendError::Conflict(QuotaReached::Tasks { limit }) => Self::TaskLimitReached(limit),
+            AppendError::Conflict(QuotaReached::Bytes {
+                used,
+                needed,
+                limit,
+            }) => Self::ByteQuotaReached {
+                used,
+                needed,
+                limit,
+            },
             AppendError::Storage(failure) => failure.into(),
         }
     }
@@ -77,8 +96,14 @@ impl IntoResponse for TasksError {
             Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::AuthUnavailable | Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::AuthUnexpected => StatusCode::BAD_GATEWAY,
-            Self::TaskLimitReached(_) => StatusCode::CONFLICT,
+            // The caller's own quota: retrying will not help, a smaller task may.
+            Self::TaskLimitReached(_) | Self::ByteQuotaReached { .. } => StatusCode::CONFLICT,
             Self::DiskFull | Self::BudgetReached => StatusCode::INSUFFICIENT_STORAGE,
+            Self::Throttled(retry_after) => {
+                let why = TurnedAway::Throttled("per_user");
+                let message = self.to_string();
+                return retry_later(StatusCode::TOO_MANY_REQUESTS, message, *retry_after, why);
+            }
         };
         let mut response = error_response(status, self.to_string());
         if status == StatusCode::UNAUTHORIZED {

@@ -142,8 +142,9 @@ struct TaskCreated {
 #[utoipa::path(post, path = "/tasks", tag = "tasks", request_body = TaskBody, security(("bearer" = [])), responses(
     (status = 201, description = "`Task stored.`", body = TaskCreated),
     (status = 401, description = "Missing, malformed, expired or forged token.", body = ErrorBody),
-    (status = 409, description = "The caller already has `MAX_TASKS_PER_USER` tasks.", body = ErrorBody),
+    (status = 409, description = "The caller's own quota is full: they already have `MAX_TASKS_PER_USER` tasks, or this task would take their tasks past `MAX_BYTES_PER_USER` bytes as stored (JSON escaping included: a control character counts 6 bytes); the message says which and by how much. Retrying the same task will not help.", body = ErrorBody),
     (status = 422, description = "A field is missing, blank or too long.", body = ErrorBody),
+    (status = 429, description = "Too many new tasks from the caller (`TASK_LIMIT_PER_USER`); `Retry-After` says when to try again.", body = ErrorBody),
     (status = 503, description = "auth-api or the disk is unavailable.", body = ErrorBody),
     (status = 507, description = "The store is at its byte budget (`STORE_BUDGET`) or the disk is full; reads go on.", body = ErrorBody),
 ))]
@@ -153,6 +154,7 @@ async fn create_task(
     user: CurrentUser,
     ApiJson(body): ApiJson<TaskBody>,
 ) -> Result<(StatusCode, ApiJson<TaskCreated>), TasksError> {
+    state.throttle.admit(&user.id).await?;
     let draft = NewTask {
         owner: user.id,
         title: required("title", body.title, MAX_TITLE_CHARS)?,

@@ -8,6 +8,8 @@ use test_support::{
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasks-api");
+/// Auth is never called in these tests; any valid key will do.
+const KEY: &str = "tasks-api-key-0123456789abcdef012345";
 
 #[test]
 fn no_auth_address_is_one_line_naming_both_variables() {
@@ -29,6 +31,7 @@ fn serves_with_the_kubernetes_variables_answers_healthcheck_and_exits_0_on_sigte
         ("PORT", port.as_str()),
         ("AUTH_SERVICE_SERVICE_HOST", "127.0.0.1"),
         ("AUTH_SERVICE_SERVICE_PORT", "9"),
+        ("AUTH_API_KEY", KEY),
         ("TASKS_FOLDER", tasks_folder.to_str().unwrap()),
         ("LOG_FORMAT", "json"),
     ];
@@ -61,6 +64,7 @@ fn serves_with_the_kubernetes_variables_answers_healthcheck_and_exits_0_on_sigte
         logs.contains("AUTH_SERVICE_SERVICE_HOST"),
         "the log names the source that won"
     );
+    assert!(!logs.contains(KEY), "the key is never logged");
     assert!(logs.contains("SIGTERM"));
 
     let after = command(BINARY, &[("PORT", port.as_str())])
@@ -82,6 +86,7 @@ fn with_a_shutdown_delay_it_serves_on_but_answers_not_ready_before_it_stops() {
     let vars = [
         ("PORT", port_text.as_str()),
         ("AUTH_ADDRESS", "127.0.0.1:9"),
+        ("AUTH_API_KEY", KEY),
         ("TASKS_FOLDER", folder.path().to_str().unwrap()),
         ("SHUTDOWN_DELAY", "2s"),
     ];
@@ -119,6 +124,7 @@ fn sigterm_while_waiting_for_the_database_stops_at_once() {
         &[
             ("PORT", &free_port().to_string()),
             ("AUTH_ADDRESS", "127.0.0.1:9"),
+            ("AUTH_API_KEY", KEY),
             ("DATABASE_URL", &url),
         ],
     )

@@ -6,8 +6,8 @@ use std::{collections::BTreeSet, fs, process::Stdio, sync::Arc};
 
 use serde_json::{Value, json};
 use test_support::{
-    auth::spawn_auth, command, exited_cleanly, free_port, terminate, wait_until_ok,
-    wait_with_deadline,
+    auth::{spawn_auth, tasks_api_key},
+    command, exited_cleanly, free_port, terminate, wait_until_ok, wait_with_deadline,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tasks-api");
@@ -26,8 +26,11 @@ async fn writers_filling_the_budget_get_507_and_every_acknowledged_task_survives
         let vars = [
             ("PORT", port.to_string()),
             ("AUTH_ADDRESS", auth_address.clone()),
+            ("AUTH_API_KEY", tasks_api_key().to_owned()),
             ("TASKS_FOLDER", folder.path().display().to_string()),
             ("STORE_BUDGET", "64Ki".to_owned()),
+            // One user fills the budget as fast as it can; the per-user limits have their own tests.
+            ("TASK_LIMIT_PER_USER", "off".to_owned()),
         ];
         let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
         // Nobody reads its logs here: a full pipe would stall it.

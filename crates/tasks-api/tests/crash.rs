@@ -5,7 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use test_support::{auth::spawn_auth, crash::CrashTest};
+use test_support::{
+    auth::{spawn_auth, tasks_api_key},
+    crash::CrashTest,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_task_is_lost_across_sigkill_and_sigterm() {
@@ -17,9 +20,12 @@ async fn no_acknowledged_task_is_lost_across_sigkill_and_sigterm() {
         binary: env!("CARGO_BIN_EXE_tasks-api"),
         vars: vec![
             ("AUTH_ADDRESS", auth.addr.to_string()),
+            ("AUTH_API_KEY", tasks_api_key().into()),
             ("TASKS_FOLDER", folder.display().to_string()),
-            // One user writes every task here; the per-user cap has its own tests.
+            // One user writes every task here; the per-user limits have their own tests.
             ("MAX_TASKS_PER_USER", "10000000".into()),
+            ("MAX_BYTES_PER_USER", "1Ti".into()),
+            ("TASK_LIMIT_PER_USER", "off".into()),
         ],
         file: folder.join("tasks.jsonl"),
         field: "title",

@@ -6,7 +6,7 @@ use std::{fs::File, path::Path, process::Child, time::Duration};
 
 use serde_json::json;
 use test_support::{
-    auth::spawn_auth,
+    auth::{spawn_auth, tasks_api_key},
     command,
     crash::{Jitter, acknowledged_before_sigkill, assert_each_once},
     free_port,
@@ -38,8 +38,11 @@ async fn a_replica_killed_under_64_writers_loses_no_acknowledged_task() {
     let auth_address = auth.addr.to_string();
     let vars = [
         ("AUTH_ADDRESS", auth_address.as_str()),
+        ("AUTH_API_KEY", tasks_api_key()),
         ("DATABASE_URL", database.as_str()),
         ("MAX_TASKS_PER_USER", "10000000"),
+        ("MAX_BYTES_PER_USER", "1Ti"),
+        ("TASK_LIMIT_PER_USER", "off"),
     ];
     let logs = tempfile::tempdir().unwrap();
     let (doomed, doomed_url) = start_replica(&vars, &logs.path().join("doomed.log"));

@@ -128,6 +128,8 @@ pub fn assert_starts_under_the_limit(
             (folder_var, &folder),
             ("STORE_BUDGET", &budget),
             ("AUTH_ADDRESS", "127.0.0.1:9"),
+            // Any valid key: nothing calls auth on the way to ready.
+            ("AUTH_API_KEY", crate::auth::users_api_key()),
         ],
     );
     crate::process::terminate(&started.child);

@@ -4,11 +4,15 @@
 //! The server binaries are found through `PG_BINDIR`, `pg_config --bindir`, or Debian's
 //! `/usr/lib/postgresql/<version>/bin` (package `postgresql`). PostgreSQL refuses to run as
 //! root, so under root the server runs as `nobody`.
+//!
+//! The superuser `postgres` connects without a password (the tests' own psql and URLs); every
+//! other role needs its password, as in production. [`PostgresServer::create_service_database`]
+//! makes the services' roles with production's own script, `scripts/postgres-service-roles.sh`.
 
 use std::{
     fs,
     os::unix::{
-        fs::{MetadataExt, chown},
+        fs::{MetadataExt, PermissionsExt, chown},
         process::CommandExt,
     },
     path::{Path, PathBuf},
@@ -25,13 +29,30 @@ use tempfile::TempDir;
 
 use crate::process::free_port;
 
+mod roles;
+
+pub use roles::ServiceDatabase;
+use roles::random_password;
+
 /// The uid/gid of `nobody` on Debian.
 const NOBODY: u32 = 65534;
+
+/// Who may connect, as the postgres image's `host all all all scram-sha-256`, but for the
+/// tests' superuser.
+const PG_HBA: &str = "\
+host all postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+";
 
 pub struct PostgresServer {
     bin: PathBuf,
     port: u16,
     folder: TempDir,
+    /// `-c name=value` settings beyond the defaults ([`Self::start_with_tls`]).
+    settings: Vec<String>,
+    /// The services' roles' passwords, made at random per server.
+    users_password: String,
+    tasks_password: String,
     process: Option<Child>,
     watchdog: Option<Child>,
 }
@@ -39,6 +60,31 @@ pub struct PostgresServer {
 impl PostgresServer {
     /// A new server, ready for connections.
     pub fn start() -> Self {
+        Self::start_with(Vec::new(), |_| {})
+    }
+
+    /// A new server with `ssl=on`, presenting `certificate` (PEM, its chain included) with
+    /// `key`. Plain connections are still accepted, as by default.
+    pub fn start_with_tls(certificate: &Path, key: &Path) -> Self {
+        let settings = [
+            "ssl=on",
+            "ssl_cert_file=server.crt",
+            "ssl_key_file=server.key",
+        ];
+        Self::start_with(settings.map(str::to_owned).to_vec(), |data| {
+            for (from, to) in [(certificate, "server.crt"), (key, "server.key")] {
+                let to = data.join(to);
+                fs::copy(from, &to).expect("copy the certificate");
+                // The server refuses a key others may read.
+                fs::set_permissions(&to, fs::Permissions::from_mode(0o600)).expect("chmod");
+                if running_as_root() {
+                    chown(&to, Some(NOBODY), Some(NOBODY)).expect("chown the certificate");
+                }
+            }
+        })
+    }
+
+    fn start_with(settings: Vec<String>, prepare: impl FnOnce(&Path)) -> Self {
         let bin = bin_dir();
         let folder = tempfile::Builder::new()
             .prefix("kub-postgres-")
@@ -63,10 +109,16 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        let data = folder.path().join("data");
+        fs::write(data.join("pg_hba.conf"), PG_HBA).expect("write pg_hba.conf");
+        prepare(&data);
         let mut server = Self {
             bin,
             port: free_port(),
             folder,
+            settings,
+            users_password: random_password(),
+            tasks_password: random_password(),
             process: None,
             watchdog: None,
         };
@@ -91,6 +143,7 @@ impl PostgresServer {
             // The tests kill services, never the server: its own crash safety is not theirs
             // to prove, and fsync on every commit would only slow them down.
             .args(["-c", "fsync=off"])
+            .args(self.settings.iter().flat_map(|setting| ["-c", setting]))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log"))
             .stderr(log)

@@ -16,10 +16,15 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// The binary with an empty environment plus `vars`: exactly what a container would get.
+/// The binary with an empty environment plus `vars`: exactly what a container would get; and,
+/// unless `vars` names one, a free `METRICS_PORT` (tests run many binaries at once, and the
+/// default 9090 is one port).
 pub fn command(binary: &str, vars: &[(&str, &str)]) -> Command {
     let mut command = Command::new(binary);
-    command.env_clear().envs(vars.iter().copied());
+    command
+        .env_clear()
+        .env("METRICS_PORT", free_port().to_string())
+        .envs(vars.iter().copied());
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }

@@ -3,13 +3,18 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use ipnet::IpNet;
 use kub_http::settings::{Command, ServeSettings, parse_byte_size, parse_count, parse_port};
 use kub_postgres::DatabaseSettings;
-use kub_public::{auth_address::AuthAddressSettings, cors::CorsSettings};
+use kub_public::{
+    auth_address::{AuthAddressSettings, Caller},
+    cors::CorsSettings,
+    network::NetworkSettings,
+};
 
 use crate::{
-    DEFAULT_FOLDER, DEFAULT_PORT, client_address::parse_trusted_proxy, throttle::RateLimitSettings,
+    DEFAULT_FOLDER, DEFAULT_PORT,
+    client_address::{TrustedProxy, parse_trusted_proxy},
+    throttle::RateLimitSettings,
 };
 
 pub const DEFAULT_MIN_PASSWORD_LENGTH: usize = 6;
@@ -36,14 +41,17 @@ pub struct Config {
     pub min_password_length: usize,
     #[command(flatten)]
     pub rate_limits: RateLimitSettings,
-    /// Proxies whose `X-Forwarded-For` names the client, comma-separated CIDR ranges or
-    /// addresses (`10.0.0.0/8,192.168.1.1`); unset: the TCP peer is the client.
+    /// Proxies whose `X-Forwarded-For` names the client, comma-separated CIDR ranges, addresses
+    /// or host names (`10.0.0.0/8,192.168.1.1,frontend`; a name is resolved at start-up and
+    /// every 10 s); unset: the TCP peer is the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_trusted_proxy)]
-    pub trusted_proxies: Vec<IpNet>,
+    pub trusted_proxies: Vec<TrustedProxy>,
     #[command(flatten)]
     pub database: DatabaseSettings,
     #[command(flatten)]
     pub cors: CorsSettings,
+    #[command(flatten)]
+    pub network: NetworkSettings,
     #[command(flatten)]
     pub auth: AuthAddressSettings,
     #[command(flatten)]
@@ -65,7 +73,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             database: DatabaseSettings::default(),
             cors: CorsSettings::default(),
-            auth: AuthAddressSettings::at(auth_address),
+            network: NetworkSettings::default(),
+            auth: AuthAddressSettings::at(auth_address, Caller::UsersApi),
             serve: ServeSettings::default(),
             command: None,
         }

@@ -1,9 +1,10 @@
 //! Parse, don't validate: an [`Email`] or [`Password`] can only exist valid, so the
 //! handlers never see a blank or malformed one.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use serde::Deserialize;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::UsersError;
 
@@ -11,30 +12,75 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 /// auth-api's limit: a longer password would only be refused there.
 pub use kub_auth_wire::MAX_PASSWORD_BYTES;
 
-/// A syntactically valid address, trimmed and lower-cased so `Ana@X.com` and `ana@x.com`
-/// are one account.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Email(String);
+/// A syntactically valid address in one canonical form, so that every way of writing one
+/// address is one account: trimmed, the local part lower-cased and in Unicode NFC (`josé`
+/// composed or decomposed), the domain in its IDNA ASCII form (`bücher.de` is
+/// `xn--bcher-kva.de`). Equal when the canonical forms are.
+#[derive(Debug, Clone)]
+pub struct Email {
+    canonical: String,
+    /// How the email was keyed before emails were normalized (trimmed and lower-cased only),
+    /// when that differs: where a record stored by an older version may be found.
+    legacy: Option<String>,
+}
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, UsersError> {
-        let email = raw.trim().to_lowercase();
-        if email.is_empty() {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
             return Err(UsersError::Invalid(
                 "An email and password needs to be specified!".into(),
             ));
         }
-        if email.chars().count() > MAX_EMAIL_CHARS || !email_address::EmailAddress::is_valid(&email)
+        let invalid = || UsersError::Invalid(format!("{raw:?} is not a valid email address."));
+        let canonical = canonical_form(trimmed).ok_or_else(invalid)?;
+        if canonical.chars().count() > MAX_EMAIL_CHARS
+            || !email_address::EmailAddress::is_valid(&canonical)
         {
-            return Err(UsersError::Invalid(format!(
-                "{raw:?} is not a valid email address."
-            )));
+            return Err(invalid());
         }
-        Ok(Self(email))
+        let legacy = Some(trimmed.to_lowercase()).filter(|legacy| *legacy != canonical);
+        Ok(Self { canonical, legacy })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.canonical
+    }
+
+    /// The form an older version stored this email in, when it is not [`Email::as_str`].
+    pub fn legacy_form(&self) -> Option<&str> {
+        self.legacy.as_deref()
+    }
+}
+
+impl PartialEq for Email {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+impl Eq for Email {}
+
+/// The local part lower-cased, then NFC; the domain through UTS 46 (which lower-cases and
+/// NFC-normalizes it too) to ASCII. `None` without an `@` or when the domain has no IDNA form.
+fn canonical_form(email: &str) -> Option<String> {
+    let (local, domain) = email.rsplit_once('@')?;
+    let local: String = local.to_lowercase().nfc().collect();
+    let domain = idna::domain_to_ascii(domain).ok()?;
+    Some(format!("{local}@{domain}"))
+}
+
+/// A stored email (of a record written by any version) in its canonical form, so that records
+/// stored before emails were normalized are found under it. Stored emails were always trimmed
+/// and lower-cased, so an ASCII one is canonical already; one that no longer parses is kept
+/// as it is (found only when typed exactly so).
+pub fn canonical_stored(stored: &str) -> Cow<'_, str> {
+    if stored.is_ascii() {
+        return Cow::Borrowed(stored);
+    }
+    match Email::parse(stored) {
+        Ok(email) => Cow::Owned(email.canonical),
+        Err(_) => Cow::Borrowed(stored),
     }
 }
 
@@ -129,6 +175,38 @@ mod tests {
     }
 
     #[test]
+    fn one_address_is_one_email_however_unicode_writes_it() {
+        let composed = Email::parse("jos\u{e9}@test.com").unwrap();
+        let decomposed = Email::parse("jose\u{301}@test.com").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.as_str(), "jos\u{e9}@test.com");
+        assert_eq!(decomposed.legacy_form(), Some("jose\u{301}@test.com"));
+        assert_eq!(composed.legacy_form(), None, "already canonical");
+
+        let unicode = Email::parse("user@b\u{fc}cher.de").unwrap();
+        assert_eq!(unicode.as_str(), "user@xn--bcher-kva.de");
+        for same in [
+            "user@xn--bcher-kva.de",
+            " USER@XN--BCHER-KVA.DE",
+            "User@B\u{dc}cher.DE",
+            "user@bu\u{308}cher.de",
+        ] {
+            assert_eq!(Email::parse(same).unwrap(), unicode, "{same:?}");
+        }
+        assert_ne!(Email::parse("user@bucher.de").unwrap(), unicode);
+    }
+
+    #[test]
+    fn stored_emails_are_read_in_the_canonical_form() {
+        assert_eq!(canonical_stored("ana@test.com"), "ana@test.com");
+        assert!(matches!(canonical_stored("ana@test.com"), Cow::Borrowed(_)));
+        assert_eq!(
+            canonical_stored("jose\u{301}@b\u{fc}cher.de"),
+            "jos\u{e9}@xn--bcher-kva.de"
+        );
+    }
+
+    #[test]
     fn non_emails_are_refused() {
         let too_long = format!("{}@x.com", "a".repeat(250));
         for raw in [
@@ -139,6 +217,8 @@ mod tests {
             "@test.com",
             "a b@test.com",
             "test@@test.com",
+            "test@xn--a.com",
+            "test@exa\u{fffd}mple.com",
             too_long.as_str(),
         ] {
             assert!(

@@ -81,16 +81,15 @@ impl From<StorageFailure> for UsersError {
 }
 
 fn throttled_message(route: Route, over: Over, retry_after: Duration) -> String {
-    let what = match route {
-        Route::Login => "login attempts",
-        Route::Signup => "signups",
-    };
-    let whose = match over {
-        Over::PerAddress => "from your address",
-        Over::PerAccount => "for this email",
+    let what = match (route, over) {
+        (Route::Login, Over::Address) => "login attempts from your address",
+        (Route::Login, Over::AccountAndAddress) => "failed logins for this email from your network",
+        (Route::Login, Over::Account) => "failed logins for this email",
+        (Route::Signup, Over::Address) => "signups from your address",
+        (Route::Signup, _) => "signups for this email",
     };
     let seconds = retry_after_seconds(retry_after);
-    format!("Too many {what} {whose}; try again in {seconds} s.")
+    format!("Too many {what}; try again in {seconds} s.")
 }
 
 impl IntoResponse for UsersError {

@@ -21,7 +21,7 @@ use std::{error::Error, sync::Arc};
 use kub_http::metrics::Metrics;
 use kub_public::{auth_client::AuthClient, cors::CorsSettings, network::NetworkInfo};
 
-pub use client_address::{ClientAddress, TrustedProxies};
+pub use client_address::{ClientAddress, TrustedProxies, TrustedProxy};
 pub use config::{Config, DEFAULT_MIN_PASSWORD_LENGTH};
 pub use domain::{Credentials, Email, MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES, Password};
 pub use error::UsersError;
@@ -55,11 +55,13 @@ impl AppState {
         let metrics = Metrics::new();
         let users = UserStore::open(config).await?;
         users.track(&metrics);
+        let trusted_proxies = TrustedProxies::resolve(&config.trusted_proxies).await;
         let auth = AuthClient::new(SERVICE, &address, metrics.clone());
         let network = NetworkInfo {
             service: SERVICE,
             auth: auth.clone(),
             pod: config.serve.pod.clone(),
+            served: config.network.network_route,
         };
         tracing::info!(
             rate_limits = ?config.rate_limits,
@@ -74,7 +76,7 @@ impl AppState {
             cors: config.cors.clone(),
             users,
             throttle: Arc::new(Throttle::new(&config.rate_limits)),
-            trusted_proxies: TrustedProxies::new(config.trusted_proxies.clone()),
+            trusted_proxies,
             min_password_length: config.min_password_length,
         })
     }

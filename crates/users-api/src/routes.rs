@@ -67,10 +67,7 @@ async fn signup(
 ) -> Result<(StatusCode, ApiJson<Message>), UsersError> {
     state.throttle.admit_address(Route::Signup, client).await?;
     let credentials = Credentials::to_sign_up(body, state.min_password_length)?;
-    state
-        .throttle
-        .admit_account(Route::Signup, &credentials.email)
-        .await?;
+    state.throttle.admit_signup(&credentials.email).await?;
     if state.users.find(&credentials.email).await?.is_some() {
         return Err(UsersError::EmailTaken);
     }
@@ -95,7 +92,7 @@ async fn signup(
     (status = 200, description = "A bearer token.", body = Token),
     (status = 401, description = "Unknown email or wrong password (one answer for both).", body = ErrorBody),
     (status = 422, description = "A field is missing or blank, or the email is not an email.", body = ErrorBody),
-    (status = 429, description = "Too many logins from this address or for this email (`LOGIN_LIMIT_PER_*`); `Retry-After` says when to try again.", body = ErrorBody),
+    (status = 429, description = "Too many logins from this address (`LOGIN_LIMIT_PER_ADDRESS`, right or wrong), or too many failed logins for this email from this network (`LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS`) or from anywhere (`LOGIN_LIMIT_PER_ACCOUNT`); a right password is never counted against the account. `Retry-After` says when to try again.", body = ErrorBody),
     (status = 503, description = "auth-api or the disk is unavailable, or auth is overloaded (with `Retry-After`).", body = ErrorBody),
 ))]
 #[tracing::instrument(skip_all)]
@@ -107,10 +104,25 @@ async fn login(
 ) -> Result<ApiJson<Token>, UsersError> {
     state.throttle.admit_address(Route::Login, client).await?;
     let credentials = Credentials::to_log_in(body)?;
-    state
+    let attempt = state
         .throttle
-        .admit_account(Route::Login, &credentials.email)
+        .begin_login(&credentials.email, client)
         .await?;
+    let checked = check_password(&state, &credentials, &request_id).await;
+    // Only a wrong password (or an unknown email) counts against the account: a right one, or
+    // an answer that never got to check it (auth or the store unavailable), hands it back.
+    let failed = matches!(checked, Err(UsersError::InvalidCredentials));
+    state.throttle.end_login(attempt, failed);
+    checked.map(|token| ApiJson(Token { token }))
+}
+
+/// A token if the password is this user's; [`UsersError::InvalidCredentials`] if it is not or
+/// there is no such user, after the same argon2 check either way.
+async fn check_password(
+    state: &AppState,
+    credentials: &Credentials,
+    request_id: &RequestId,
+) -> Result<String, UsersError> {
     let known = state.users.find(&credentials.email).await?;
     let (user_id, password_hash) = match &known {
         Some(user) => (user.id.as_str(), user.password_hash.as_str()),
@@ -122,13 +134,13 @@ async fn login(
             user_id,
             credentials.password.expose(),
             password_hash,
-            &request_id,
+            request_id,
         )
         .await?;
     if known.is_none() {
         return Err(UsersError::InvalidCredentials);
     }
-    Ok(ApiJson(Token { token }))
+    Ok(token)
 }
 
 /// Readiness: the users folder can take a durable write, or the database answers.

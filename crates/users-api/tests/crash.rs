@@ -5,7 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::json;
-use test_support::{auth::spawn_auth_with, crash::CrashTest};
+use test_support::{
+    auth::{spawn_auth_with, users_api_key},
+    crash::CrashTest,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_signup_is_lost_across_sigkill() {
@@ -21,6 +24,7 @@ async fn no_acknowledged_signup_is_lost_across_sigkill() {
         binary: env!("CARGO_BIN_EXE_users-api"),
         vars: vec![
             ("AUTH_ADDRESS", auth.addr.to_string()),
+            ("AUTH_API_KEY", users_api_key().into()),
             ("USERS_FOLDER", folder.display().to_string()),
             ("SIGNUP_LIMIT_PER_ADDRESS", "off".into()),
             ("SIGNUP_LIMIT_PER_ACCOUNT", "off".into()),

@@ -1,5 +1,6 @@
-//! auth-api's routes, called in-process (`oneshot`): hashing, issuing and verifying tokens,
-//! the probes, and every error each route answers, always JSON `{"message": …}`.
+//! auth-api's routes, called in-process (`oneshot`) by the caller each route serves:
+//! hashing, issuing and verifying tokens, the probes, and every error each route answers,
+//! always JSON `{"message": …}`. Who may call: `callers_tests.rs`.
 //! Each argon2 hash takes tens of milliseconds, so only a few tests hash.
 
 use axum::{
@@ -12,22 +13,45 @@ use kub_http::layers::MAX_BODY_BYTES;
 use serde_json::{Value, json};
 use test_support::oneshot::{Answer, request, send};
 
-use crate::{AppState, TokenSettings, router};
+use crate::{AppState, CallerSettings, TokenSettings, router};
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
+pub(super) const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const OTHER_SECRET: &str = "fedcba9876543210fedcba9876543210";
+pub(super) const USERS_KEY: &str = "users-api-key-0123456789abcdef012345";
+pub(super) const TASKS_KEY: &str = "tasks-api-key-0123456789abcdef012345";
+
+/// auth with `secret`, serving users-api and tasks-api by their keys.
+pub(super) fn state_with(tokens: &TokenSettings, callers: &CallerSettings) -> AppState {
+    let callers = callers.callers().expect("valid caller keys");
+    AppState::new(tokens, &Default::default())
+        .expect("a 32-byte secret")
+        .with_callers(callers)
+}
 
 fn state(secret: &str) -> AppState {
-    AppState::new(&TokenSettings::with_secret(secret), &Default::default())
-        .expect("a 32-byte secret")
+    let callers = CallerSettings::with_keys(USERS_KEY, TASKS_KEY);
+    state_with(&TokenSettings::with_secret(secret), &callers)
 }
 
 fn app() -> Router {
     router(state(SECRET))
 }
 
+/// The key of the caller `path` serves.
+fn key_for(path: &str) -> &'static str {
+    if path == VERIFY_TOKEN_ROUTE {
+        TASKS_KEY
+    } else {
+        USERS_KEY
+    }
+}
+
 async fn post(app: &Router, path: &str, body: &Value) -> Answer {
-    send(app, request(Method::POST, path, Some(body), None)).await
+    send(
+        app,
+        request(Method::POST, path, Some(body), Some(key_for(path))),
+    )
+    .await
 }
 
 async fn get(app: &Router, path: &str) -> Answer {
@@ -36,7 +60,10 @@ async fn get(app: &Router, path: &str) -> Answer {
 
 /// A POST with `body` sent as is, with the given content type (or none).
 async fn post_raw(app: &Router, path: &str, content_type: Option<&str>, body: &str) -> Answer {
-    let mut builder = Request::builder().method(Method::POST).uri(path);
+    let mut builder = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {}", key_for(path)));
     if let Some(content_type) = content_type {
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }

@@ -62,6 +62,7 @@ async fn every_address_form_reaches_auth() {
     for (n, (mut vars, expected_source)) in forms.into_iter().enumerate() {
         let folder = app.data.path().join(format!("users-{n}"));
         vars.push(("USERS_FOLDER", folder.display().to_string()));
+        vars.push(("AUTH_API_KEY", app.config.users_api_key.clone()));
         let (users, source) = users_with_env(&vars).await;
         assert_eq!(source, expected_source, "{vars:?}");
         let response = app
@@ -92,6 +93,7 @@ async fn tasks_work_with_only_the_injected_service_variables() {
             app.stack.auth.addr.port().to_string(),
         ),
         ("TASKS_FOLDER", folder.display().to_string()),
+        ("AUTH_API_KEY", app.config.tasks_api_key.clone()),
     ]);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let config: tasks_api::Config = settings_from_env(&vars);

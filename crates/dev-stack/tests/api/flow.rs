@@ -47,13 +47,18 @@ async fn signup_login_then_store_and_load_tasks() {
 #[tokio::test]
 async fn every_service_answers_json_for_protocol_errors_and_probes() {
     let app = spawn_stack().await;
-    let services = [
-        (app.stack.auth.url(), "/hashed-password"),
-        (app.stack.users.url(), "/signup"),
-        (app.stack.tasks.url(), "/tasks"),
-    ];
     let token = app.token_for("test@test.com").await;
-    for (base, route) in services {
+    // Each with the credential it wants (auth: its caller's key; tasks: a user's token).
+    let services = [
+        (
+            app.stack.auth.url(),
+            "/hashed-password",
+            app.config.users_api_key.clone(),
+        ),
+        (app.stack.users.url(), "/signup", token.clone()),
+        (app.stack.tasks.url(), "/tasks", token),
+    ];
+    for (base, route, credential) in services {
         let http = &app.http;
         let url = format!("{base}{route}");
         expect_error(
@@ -68,7 +73,7 @@ async fn every_service_answers_json_for_protocol_errors_and_probes() {
         .await;
         let post = || {
             http.post(&url)
-                .bearer_auth(&token)
+                .bearer_auth(&credential)
                 .header("content-type", "application/json")
         };
         expect_error(

@@ -1,4 +1,5 @@
-//! What the services show about themselves: `/network`, `/metrics`, `/openapi.json`.
+//! What the services show about themselves: `/network`, `/metrics` (on each one's metrics
+//! port), `/openapi.json`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -43,6 +44,7 @@ async fn network_shows_how_auth_was_found_and_who_this_pod_is() {
         ("POD_NAMESPACE", "default".to_owned()),
         ("POD_IP", "10.244.0.7".to_owned()),
         ("NODE_NAME", "minikube".to_owned()),
+        ("AUTH_API_KEY", app.config.users_api_key.clone()),
     ]);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let config: users_api::Config = settings_from_env(&vars);
@@ -98,7 +100,8 @@ async fn metrics_count_requests_auth_calls_and_stored_records() {
     app.post_task(&token, "t", "x").await;
     app.http.get(app.tasks("/nope/1")).send().await.unwrap();
 
-    let tasks = app.http.get(app.tasks("/metrics")).send().await.unwrap();
+    let scrape = |server: &RunningServer| server.metrics_url().expect("a metrics port");
+    let tasks = app.http.get(scrape(&app.stack.tasks)).send().await.unwrap();
     assert!(
         tasks.headers()["content-type"]
             .to_str()
@@ -120,7 +123,7 @@ async fn metrics_count_requests_auth_calls_and_stored_records() {
 
     let users = app
         .http
-        .get(app.users("/metrics"))
+        .get(scrape(&app.stack.users))
         .send()
         .await
         .unwrap()
@@ -137,7 +140,7 @@ async fn metrics_count_requests_auth_calls_and_stored_records() {
     );
     let auth = app
         .http
-        .get(format!("{}/metrics", app.stack.auth.url()))
+        .get(scrape(&app.stack.auth))
         .send()
         .await
         .unwrap()
@@ -148,6 +151,13 @@ async fn metrics_count_requests_auth_calls_and_stored_records() {
         auth.contains(r#"http_requests_total{method="POST",route="/verify-token",status="200"} 1"#),
         "{auth}"
     );
+
+    // Never on the public port: a stranger would read the 200/401 counts there.
+    for url in [app.users("/metrics"), app.tasks("/metrics")] {
+        let public = app.http.get(&url).send().await.unwrap();
+        assert_eq!(public.status(), StatusCode::NOT_FOUND, "{url}");
+        assert_eq!(body(public).await["message"], "No route for /metrics.");
+    }
 
     // auth down: a failure is counted.
     let dev_stack::Stack {
@@ -164,7 +174,7 @@ async fn metrics_count_requests_auth_calls_and_stored_records() {
         .unwrap();
     let tasks = app
         .http
-        .get(format!("{}/metrics", tasks_server.url()))
+        .get(scrape(&tasks_server))
         .send()
         .await
         .unwrap()
@@ -199,7 +209,6 @@ async fn openapi_documents_exactly_the_routes_each_service_serves() {
     let shared = [
         ("/healthz", "GET"),
         ("/readyz", "GET"),
-        ("/metrics", "GET"),
         ("/network", "GET"),
         ("/openapi.json", "GET"),
     ];
@@ -251,4 +260,49 @@ async fn openapi_documents_exactly_the_routes_each_service_serves() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn network_route_false_turns_network_off_and_nothing_else() {
+    let app = spawn_stack().await;
+    let folder = app.data.path().join("users-no-network");
+    let vars = [
+        ("AUTH_ADDRESS", app.stack.auth.addr.to_string()),
+        ("AUTH_API_KEY", app.config.users_api_key.clone()),
+        ("USERS_FOLDER", folder.display().to_string()),
+        ("NETWORK_ROUTE", "false".to_owned()),
+    ];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config: users_api::Config = settings_from_env(&vars);
+    let users = dev_stack::start_users_with("127.0.0.1:0".parse().unwrap(), &config)
+        .await
+        .unwrap();
+    let network = app
+        .http
+        .get(format!("{}/network", users.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(network.status(), StatusCode::NOT_FOUND);
+    assert_eq!(body(network).await["message"], "No route for /network.");
+    let doc = body(
+        app.http
+            .get(format!("{}/openapi.json", users.url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        !operations(&doc).iter().any(|(path, _)| path == "/network"),
+        "{doc}"
+    );
+    let signup = app
+        .http
+        .post(format!("{}/signup", users.url()))
+        .json(&json!({ "email": "off@test.com", "password": "testers" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signup.status(), StatusCode::CREATED);
 }

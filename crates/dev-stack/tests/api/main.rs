@@ -13,11 +13,14 @@ mod backend {
     }
 }
 
+mod abuse;
+mod callers;
 mod discovery;
 mod flow;
 mod introspection;
 mod outage;
 mod persistence;
+mod request_ids;
 mod security;
 mod storage;
 mod support;

@@ -22,9 +22,13 @@ async fn auth_down_gives_503_and_its_return_heals_without_restarts() {
     auth.stop().await.unwrap();
     let app = TestStack {
         stack: dev_stack::Stack {
-            auth: start_auth("127.0.0.1:0".parse().unwrap(), &app.config.token_settings())
-                .await
-                .unwrap(),
+            auth: start_auth(
+                "127.0.0.1:0".parse().unwrap(),
+                &app.config.token_settings(),
+                &app.config.caller_settings(),
+            )
+            .await
+            .unwrap(),
             users,
             tasks,
         },
@@ -55,9 +59,13 @@ async fn auth_down_gives_503_and_its_return_heals_without_restarts() {
     assert!(started.elapsed() < PROMISED, "took {:?}", started.elapsed());
 
     // auth comes back on its old address: the very next requests succeed.
-    let revived = start_auth(auth_addr, &app.config.token_settings())
-        .await
-        .unwrap();
+    let revived = start_auth(
+        auth_addr,
+        &app.config.token_settings(),
+        &app.config.caller_settings(),
+    )
+    .await
+    .unwrap();
     assert_eq!(app.get_tasks(&token, "").await.status(), StatusCode::OK);
     assert_eq!(
         app.login("test@test.com", PASSWORD).await.status(),

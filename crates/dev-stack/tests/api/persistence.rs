@@ -5,7 +5,7 @@
 use std::{fs, io::Write};
 
 use crate::support::*;
-use dev_stack::start_tasks;
+use dev_stack::{start_tasks, start_tasks_with};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -25,8 +25,8 @@ async fn a_torn_last_line_is_dropped_and_the_service_starts() {
         .unwrap();
 
     let auth_address = auth.addr.to_string();
-    let tasks =
-        restart(|| start_tasks(loopback(), &auth_address, app.data.path().join("tasks"))).await;
+    let config = app.config.tasks_config(&auth_address).unwrap();
+    let tasks = restart(|| start_tasks_with(loopback(), &config)).await;
     let app = TestStack {
         stack: dev_stack::Stack { auth, users, tasks },
         ..app

@@ -1,5 +1,5 @@
-//! Security promises over real HTTP: tokens expire and are bound to auth's issuer and
-//! secret; nothing secret reaches a log line, even at TRACE level.
+//! Security promises over real HTTP: tokens expire and are bound to auth's issuer, audience
+//! and secret (named by its `kid`); nothing secret reaches a log line, even at TRACE level.
 
 use std::{
     io::Write,
@@ -10,15 +10,7 @@ use std::{
 use crate::support::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct Claims<'a> {
-    sub: &'a str,
-    iss: &'a str,
-    iat: u64,
-    exp: u64,
-}
+use serde_json::{Value, json};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -27,9 +19,12 @@ fn now() -> u64 {
         .as_secs()
 }
 
-fn sign(claims: &Claims, secret: &str) -> String {
+/// `claims` signed with `secret`, under the `kid` given (auth's is `key_id` of its secret).
+fn sign(claims: &Value, secret: &str, kid: Option<String>) -> String {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = kid;
     encode(
-        &Header::new(Algorithm::HS256),
+        &header,
         claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
@@ -77,58 +72,43 @@ async fn tokens_are_refused_when_expired_foreign_or_confused_and_no_secret_is_lo
 
     let sub = token_subject(&token);
     let secret = &app.config.jwt_secret;
-    let iss = auth_api::ISSUER;
+    let kid = Some(auth_api::key_id(secret.as_bytes()));
+    let other_secret = "another-secret-another-secret-xx";
     let (iat, now) = (now() - 100, now());
+    // What auth issues; each forgery below changes one thing.
+    let genuine = json!({
+        "sub": sub, "iss": auth_api::ISSUER, "aud": auth_api::AUDIENCE, "iat": iat, "exp": now + 600,
+    });
+    let changed = |key: &str, value: Value| {
+        let mut claims = genuine.clone();
+        claims[key] = value;
+        claims
+    };
+    let mut without_aud = genuine.clone();
+    without_aud.as_object_mut().unwrap().remove("aud");
     let refused = [
+        sign(&changed("exp", json!(now - 1)), secret, kid.clone()),
+        sign(&changed("iss", json!("someone-else")), secret, kid.clone()),
+        sign(&changed("aud", json!("users-api")), secret, kid.clone()),
+        sign(&without_aud, secret, kid.clone()),
+        sign(&changed("sub", json!("")), secret, kid.clone()),
+        sign(&changed("nbf", json!(now + 600)), secret, kid.clone()),
+        // Another key, under its own kid, under ours, and under none.
         sign(
-            &Claims {
-                sub: &sub,
-                iss,
-                iat,
-                exp: now - 1,
-            },
-            secret,
+            &genuine,
+            other_secret,
+            Some(auth_api::key_id(other_secret.as_bytes())),
         ),
-        sign(
-            &Claims {
-                sub: &sub,
-                iss: "someone-else",
-                iat,
-                exp: now + 600,
-            },
-            secret,
-        ),
-        sign(
-            &Claims {
-                sub: &sub,
-                iss,
-                iat,
-                exp: now + 600,
-            },
-            "another-secret-another-secret-xx",
-        ),
+        sign(&genuine, other_secret, kid.clone()),
+        sign(&genuine, secret, None),
         with_header(&token, r#"{"alg":"RS256","typ":"JWT"}"#),
         with_header(&token, r#"{"alg":"none","typ":"JWT"}"#),
-        with_payload(
-            &token,
-            &format!(
-                r#"{{"sub":"someone","iss":"{iss}","iat":{iat},"exp":{}}}"#,
-                now + 600
-            ),
-        ),
+        with_payload(&token, &changed("sub", json!("someone")).to_string()),
     ];
     for forged in &refused {
         expect_error(app.get_tasks(forged, "").await, StatusCode::UNAUTHORIZED).await;
     }
-    let still_valid = sign(
-        &Claims {
-            sub: &sub,
-            iss,
-            iat,
-            exp: now + 600,
-        },
-        secret,
-    );
+    let still_valid = sign(&genuine, secret, kid);
     assert_eq!(
         app.get_tasks(&still_valid, "").await.status(),
         StatusCode::OK,
@@ -140,11 +120,17 @@ async fn tokens_are_refused_when_expired_foreign_or_confused_and_no_secret_is_lo
         logs.contains("/signup") && logs.contains("/verify-token"),
         "logs were captured"
     );
+    for caller in ["users-api", "tasks-api"] {
+        let span = format!(r#"caller{{caller="{caller}"}}"#);
+        assert!(logs.contains(&span), "auth's lines name the caller: {span}");
+    }
     for secret_text in [
         password,
         "wrong-password-123",
         token.as_str(),
         secret.as_str(),
+        app.config.users_api_key.as_str(),
+        app.config.tasks_api_key.as_str(),
     ] {
         assert!(
             !logs.contains(secret_text),

@@ -1,7 +1,7 @@
 //! What every backend promises, over real HTTP (run on the files by `tests/api/`, on
-//! PostgreSQL by `tests/api_postgres/`): an email is registered once, each user sees only
-//! their own tasks, pages walk them by cursor, the per-user cap holds, and a restart keeps
-//! everything.
+//! PostgreSQL by `tests/api_postgres/`): an email is registered once, however it is written,
+//! each user sees only their own tasks, pages walk them by cursor, the per-user cap and byte
+//! quota hold, and a restart keeps everything.
 
 use crate::support::*;
 use dev_stack::{Stack, start_tasks_with, start_users_with};
@@ -161,4 +161,141 @@ async fn restarting_users_and_tasks_on_the_same_storage_keeps_everything() {
         next["createdTask"]["id"].as_u64().unwrap() > first_id,
         "ids continue after a restart"
     );
+}
+
+#[tokio::test]
+async fn one_address_is_one_account_however_unicode_writes_it() {
+    let app = spawn_stack().await;
+    let (composed, decomposed) = ("jos\u{e9}@test.com", "jose\u{301}@test.com");
+    assert_eq!(
+        app.signup(decomposed, PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    expect_error(app.signup(composed, PASSWORD).await, StatusCode::CONFLICT).await;
+    assert_eq!(
+        app.signup("user@b\u{fc}cher.de", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    expect_error(
+        app.signup("user@xn--bcher-kva.de", PASSWORD).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    for email in [
+        composed,
+        decomposed,
+        "user@xn--bcher-kva.de",
+        "User@B\u{dc}cher.de",
+    ] {
+        let response = app.login(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::OK, "{email:?}");
+    }
+}
+
+/// A user stored by a version that only trimmed and lower-cased emails (`josé` decomposed, the
+/// domain in Unicode) logs in as they signed up, and the address cannot be taken again. In the
+/// file, any form of the address finds them (the index reads stored emails in their canonical
+/// form); PostgreSQL looks for the canonical form, then the form as typed.
+#[tokio::test]
+async fn a_user_stored_before_emails_were_normalized_still_logs_in() {
+    const LEGACY: &str = "jose\u{301}@b\u{fc}cher.de";
+    let app = spawn_stack().await;
+    app.token_for("seed@test.com").await;
+    let in_the_file = app.config.database_url.is_none();
+    let app = match app.config.database_url.clone() {
+        Some(url) => {
+            let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+            test_support::postgres::shared().psql(
+                database,
+                &format!(
+                    "INSERT INTO users.users (id, email, password_hash) SELECT gen_random_uuid(), \
+                     '{LEGACY}', password_hash FROM users.users WHERE email = 'seed@test.com'"
+                ),
+            );
+            app
+        }
+        None => {
+            let Stack { auth, users, tasks } = app.stack;
+            users.stop().await.unwrap();
+            let file = app.data.path().join("users").join(users_api::USERS_FILE);
+            let seed: Value =
+                serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+            let legacy = json!({
+                "id": "8d1c6a4e-5b0a-4f0e-9a53-2b3c1d0e7f11",
+                "email": LEGACY,
+                "passwordHash": seed["passwordHash"],
+                "createdAt": seed["createdAt"],
+            });
+            let mut lines = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&file)
+                .unwrap();
+            std::io::Write::write_all(&mut lines, format!("{legacy}\n").as_bytes()).unwrap();
+            let config = app.config.users_config(&auth.addr.to_string()).unwrap();
+            let users = restart(|| start_users_with(loopback(), &config)).await;
+            TestStack {
+                stack: Stack { auth, users, tasks },
+                ..app
+            }
+        }
+    };
+    assert_eq!(app.login(LEGACY, PASSWORD).await.status(), StatusCode::OK);
+    expect_error(app.signup(LEGACY, PASSWORD).await, StatusCode::CONFLICT).await;
+    if in_the_file {
+        for email in ["jos\u{e9}@b\u{fc}cher.de", "jos\u{e9}@xn--bcher-kva.de"] {
+            assert_eq!(
+                app.login(email, PASSWORD).await.status(),
+                StatusCode::OK,
+                "{email:?}"
+            );
+            expect_error(app.signup(email, PASSWORD).await, StatusCode::CONFLICT).await;
+        }
+    }
+}
+
+/// The byte quota counts a task as stored: 10,000 control characters are 10,000 characters,
+/// a tenth of this quota, but 60,000 bytes once JSON-escaped (`\u0001`), so a second such task
+/// does not fit. The same count on both backends.
+#[tokio::test]
+async fn a_task_of_control_characters_counts_against_the_byte_quota_as_stored() {
+    const QUOTA: u64 = 100_000;
+    let app = spawn_stack().await;
+    let token = app.token_for("quota@test.com").await;
+    let other = app.token_for("other@test.com").await;
+    let Stack { auth, users, tasks } = app.stack;
+    tasks.stop().await.unwrap();
+    let mut config = app.config.tasks_config(&auth.addr.to_string()).unwrap();
+    config.max_bytes_per_user = QUOTA;
+    let tasks = restart(|| start_tasks_with(loopback(), &config)).await;
+    let app = TestStack {
+        stack: Stack { auth, users, tasks },
+        ..app
+    };
+
+    let text = "\u{1}".repeat(tasks_api::MAX_TEXT_CHARS);
+    // A stored line: 93 bytes (the id counted at 20 digits) around three JSON strings, the
+    // owner being a user id of 36 characters.
+    let stored = 93 + 38 + json!("escaped").to_string().len() + json!(text).to_string().len();
+    assert!(stored > 60_000, "{stored}");
+    let first = app.post_task(&token, "escaped", &text).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let message = expect_error(
+        app.post_task(&token, "escaped", &text).await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(
+        message,
+        format!(
+            "This task takes {stored} bytes as stored, and your tasks already take {stored} of the {QUOTA} bytes one user may store."
+        )
+    );
+    let small = app.post_task(&token, "small", "fits in what is left").await;
+    assert_eq!(small.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.post_task(&other, "escaped", &text).await.status(),
+        StatusCode::CREATED
+    );
+    let listed = body(app.get_tasks(&token, "").await).await;
+    assert_eq!(titles(&listed), ["escaped", "small"]);
 }

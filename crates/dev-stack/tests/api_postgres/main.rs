@@ -18,3 +18,4 @@ mod support;
 
 mod database_outage;
 mod replicas;
+mod roles;

@@ -65,12 +65,15 @@ async fn two_users_replicas_racing_for_one_email_create_it_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_tasks_replicas_share_tasks_and_the_cursor_holds_while_both_write() {
     let app = spawn_stack().await;
-    let config = app
+    let mut config = app
         .config
         .tasks_config(&app.stack.auth.addr.to_string())
         .unwrap();
+    // One user writes 100 tasks at once; TASK_LIMIT_PER_USER has its own tests.
+    config.task_limit_per_user = tasks_api::RateLimit::Off;
+    let first = start_tasks_with(loopback(), &config).await.unwrap();
     let second = start_tasks_with(loopback(), &config).await.unwrap();
-    let replicas = vec![app.stack.tasks.url(), second.url()];
+    let replicas = vec![first.url(), second.url()];
     let token = app.token_for("writer@test.com").await;
 
     let through_first = app
@@ -151,5 +154,6 @@ async fn two_tasks_replicas_share_tasks_and_the_cursor_holds_while_both_write() 
     eprintln!(
         "cursor under two writing replicas: {walks} concurrent walks, 101 tasks, none missed"
     );
+    first.stop().await.unwrap();
     second.stop().await.unwrap();
 }

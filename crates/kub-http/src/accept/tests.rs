@@ -1,4 +1,7 @@
-//! The accept loop over real sockets: timeouts, caps, the peer address.
+//! The accept loop over real sockets: timeouts, caps, the peer address; request heads in
+//! [`heads`].
+
+mod heads;
 
 use std::time::Instant;
 
@@ -16,8 +19,9 @@ fn settings(header_ms: u64, idle_ms: u64, per_address: usize) -> ConnectionSetti
     ConnectionSettings {
         header_read_timeout: Duration::from_millis(header_ms),
         idle_timeout: Duration::from_millis(idle_ms),
-        max_connections: 64,
+        max_connections: 128,
         max_connections_per_address: per_address,
+        ..ConnectionSettings::default()
     }
 }
 

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use manifest_check::{Object, Repo};
-use serde_json::Value;
+use manifest_check::{Object, Repo, load_dir};
+use serde_json::{Value, json};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -87,4 +87,24 @@ pub fn missed(
         }
     }
     missed
+}
+
+/// kubernetes/*.yaml, as `kubectl apply -f kubernetes/` reads it.
+pub fn final_manifests() -> Vec<Object> {
+    load_dir(&root().join("kubernetes")).expect("read kubernetes/*.yaml")
+}
+
+pub fn secret_ref(name: &str, key: &str) -> Value {
+    json!({"secretKeyRef": {"name": name, "key": key}})
+}
+
+/// The NetworkPolicy `name`'s ingress rules.
+pub fn rules<'a>(o: &'a mut [Object], name: &str) -> &'a mut Vec<Value> {
+    at(obj(o, "NetworkPolicy", name), "/spec/ingress")
+        .as_array_mut()
+        .unwrap()
+}
+
+pub fn container<'a>(o: &'a mut [Object], name: &str) -> &'a mut Value {
+    at(deployment(o, name), "/spec/template/spec/containers/0")
 }

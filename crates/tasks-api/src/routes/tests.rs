@@ -27,6 +27,7 @@ use crate::{
 /// tasks-api's router wired to a running auth-api, its tasks in a temporary folder.
 struct TestApp {
     router: Router,
+    metrics: kub_http::metrics::Metrics,
     auth: auth_api::AppState,
     _auth_server: RunningServer,
     data: TempDir,
@@ -43,9 +44,10 @@ impl TestApp {
         let data = tempfile::tempdir().unwrap();
         let mut config = Config::wired(&auth_server.addr.to_string(), data.path().join("tasks"));
         configure(&mut config);
-        let router = router(AppState::open(&config).await.unwrap());
+        let state = AppState::open(&config).await.unwrap();
         Self {
-            router,
+            router: router(state.clone()),
+            metrics: state.metrics,
             auth,
             _auth_server: auth_server,
             data,

@@ -25,6 +25,7 @@ const AUTH_UNAVAILABLE: &str = "The auth service is unavailable; try again short
 struct TestApp {
     router: Router,
     users: UserStore,
+    metrics: kub_http::metrics::Metrics,
     data: TempDir,
     _auth_server: Option<RunningServer>,
 }
@@ -65,6 +66,7 @@ impl TestApp {
         let state = AppState::open(&config).await.unwrap();
         Self {
             router: router(state.clone()),
+            metrics: state.metrics.clone(),
             users: state.users,
             data,
             _auth_server: auth_server,
@@ -330,4 +332,5 @@ async fn wrong_methods_get_a_json_405() {
 
 mod abuse;
 mod cors;
+mod emails;
 mod limits;

@@ -1,3 +1,5 @@
+use std::num::NonZeroU32;
+
 use super::*;
 
 fn ip(text: &str) -> IpAddr {
@@ -8,20 +10,27 @@ fn email(text: &str) -> Email {
     Email::parse(text).unwrap()
 }
 
-fn settings(login_per_address: &str, login_per_account: &str) -> RateLimitSettings {
+fn settings(per_account_and_address: &str, per_account: &str) -> RateLimitSettings {
     RateLimitSettings {
-        login_per_address: login_per_address.parse().unwrap(),
-        login_per_account: login_per_account.parse().unwrap(),
+        login_per_account_and_address: per_account_and_address.parse().unwrap(),
+        login_per_account: per_account.parse().unwrap(),
         ..RateLimitSettings::default()
     }
 }
 
-fn retry_after(result: Result<(), UsersError>) -> (Over, Duration) {
+fn over<T: std::fmt::Debug>(result: Result<T, UsersError>) -> (Over, Duration) {
     match result {
         Err(UsersError::Throttled {
             over, retry_after, ..
         }) => (over, retry_after),
         other => panic!("expected a 429, got {other:?}"),
+    }
+}
+
+impl Throttle {
+    /// A login for `email` from `client` at `now` that failed.
+    fn fail_login(&self, email: &Email, client: &str, now: Instant) -> Result<(), UsersError> {
+        self.check_login(email, ip(client), now).map(|_failed| ())
     }
 }
 
@@ -43,14 +52,17 @@ fn limits_parse_or_explain() {
 
 #[test]
 fn an_address_gets_its_burst_then_waits_for_the_next_slot() {
-    let throttle = Throttle::new(&settings("3/min", "off"));
+    let throttle = Throttle::new(&RateLimitSettings {
+        login_per_address: "3/min".parse().unwrap(),
+        ..RateLimitSettings::default()
+    });
     for _ in 0..3 {
         throttle
             .check_address(Route::Login, ip("127.0.0.1"))
             .unwrap();
     }
-    let (over, wait) = retry_after(throttle.check_address(Route::Login, ip("127.0.0.1")));
-    assert_eq!(over, Over::PerAddress);
+    let (over, wait) = over(throttle.check_address(Route::Login, ip("127.0.0.1")));
+    assert_eq!(over, Over::Address);
     assert!(
         wait > Duration::from_secs(15) && wait <= Duration::from_secs(20),
         "{wait:?}"
@@ -65,40 +77,90 @@ fn an_address_gets_its_burst_then_waits_for_the_next_slot() {
 }
 
 #[test]
-fn an_account_is_limited_whatever_the_address_and_however_the_email_is_written() {
-    let throttle = Throttle::new(&settings("off", "2/min"));
+fn failures_from_one_network_never_spend_the_owners_allowance() {
+    let throttle = Throttle::new(&settings("3/min", "off"));
+    let (victim, now) = (email("ana@test.com"), Instant::now());
+    for _ in 0..3 {
+        throttle.fail_login(&victim, "203.0.113.7", now).unwrap();
+    }
+    let (over, wait) = over(throttle.fail_login(&victim, "203.0.113.7", now));
+    assert_eq!(
+        (over, wait),
+        (Over::AccountAndAddress, Duration::from_secs(20))
+    );
+    assert!(
+        throttle.fail_login(&victim, "203.0.113.200", now).is_err(),
+        "one /24 is one network"
+    );
+    // The owner, elsewhere, logs in right as often as they like: a success is handed back.
+    for _ in 0..10 {
+        let attempt = throttle.check_login(&victim, ip("198.51.100.1"), now);
+        throttle.end_login(attempt.unwrap(), false);
+    }
     throttle
-        .check_account(Route::Login, &email("ana@test.com"))
-        .unwrap();
-    throttle
-        .check_account(Route::Login, &email(" ANA@test.com"))
-        .unwrap();
-    let (over, _) = retry_after(throttle.check_account(Route::Login, &email("ana@test.com")));
-    assert_eq!(over, Over::PerAccount);
-    throttle
-        .check_account(Route::Login, &email("bob@test.com"))
+        .fail_login(&email("bob@test.com"), "203.0.113.7", now)
         .unwrap();
 }
 
 #[test]
-fn one_ipv6_host_is_one_address() {
-    let throttle = Throttle::new(&settings("1/min", "off"));
-    throttle
-        .check_address(Route::Login, ip("2001:db8::1"))
+fn attempts_in_flight_count_until_they_end() {
+    let throttle = Throttle::new(&settings("2/min", "off"));
+    let (victim, now) = (email("ana@test.com"), Instant::now());
+    let first = throttle
+        .check_login(&victim, ip("2001:db8::1"), now)
         .unwrap();
-    let refused = throttle.check_address(Route::Login, ip("2001:db8::2"));
-    assert!(matches!(refused, Err(UsersError::Throttled { .. })));
+    let _second = throttle
+        .check_login(&victim, ip("2001:db8::2"), now)
+        .unwrap();
+    over(throttle.check_login(&victim, ip("2001:db8::ffff"), now));
+    throttle.end_login(first, false);
+    let third = throttle.check_login(&victim, ip("2001:db8::3"), now);
+    assert!(third.is_ok(), "a place was handed back");
+}
+
+#[test]
+fn the_account_wide_cap_counts_failures_from_every_network_however_the_email_is_written() {
+    let throttle = Throttle::new(&settings("off", "2/min"));
+    let now = Instant::now();
+    throttle
+        .fail_login(&email("ana@test.com"), "203.0.113.7", now)
+        .unwrap();
+    throttle
+        .fail_login(&email(" ANA@test.com"), "198.51.100.7", now)
+        .unwrap();
+    let (over, _) = over(throttle.fail_login(&email("ana@test.com"), "192.0.2.7", now));
+    assert_eq!(over, Over::Account);
+    throttle
+        .fail_login(&email("bob@test.com"), "192.0.2.7", now)
+        .unwrap();
+}
+
+#[test]
+fn an_attempt_refused_by_the_account_wide_cap_leaves_its_networks_count_alone() {
+    let throttle = Throttle::new(&settings("1/h", "1/min"));
+    let (victim, now) = (email("ana@test.com"), Instant::now());
+    throttle.fail_login(&victim, "203.0.113.7", now).unwrap();
+    let (over, _) = over(throttle.fail_login(&victim, "198.51.100.7", now));
+    assert_eq!(over, Over::Account);
+    let a_minute_later = now + Duration::from_secs(60);
+    throttle
+        .fail_login(&victim, "198.51.100.7", a_minute_later)
+        .unwrap();
 }
 
 #[test]
 fn off_never_throttles() {
-    let throttle = Throttle::new(&settings("off", "off"));
+    let throttle = Throttle::new(&RateLimitSettings {
+        login_per_address: RateLimit::Off,
+        ..settings("off", "off")
+    });
+    let now = Instant::now();
     for _ in 0..1000 {
         throttle
             .check_address(Route::Login, ip("127.0.0.1"))
             .unwrap();
         throttle
-            .check_account(Route::Login, &email("ana@test.com"))
+            .fail_login(&email("ana@test.com"), "127.0.0.1", now)
             .unwrap();
     }
     assert_eq!(throttle.keys(), 0);
@@ -106,14 +168,18 @@ fn off_never_throttles() {
 
 #[test]
 fn keys_of_quiet_clients_are_dropped() {
-    let throttle = Throttle::new(&settings("1000/s", "1000/s"));
+    let throttle = Throttle::new(&RateLimitSettings {
+        login_per_address: "1000/s".parse().unwrap(),
+        ..settings("1000/s", "1000/s")
+    });
+    let now = Instant::now();
     for n in 0..500u32 {
-        let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+        let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + (n << 8)));
         throttle.check_address(Route::Login, address).unwrap();
         let account = email(&format!("user{n}@test.com"));
-        throttle.check_account(Route::Login, &account).unwrap();
+        let _failed = throttle.check_login(&account, address, now).unwrap();
     }
-    assert_eq!(throttle.keys(), 1000);
+    assert_eq!(throttle.keys(), 1500);
     // Their buckets refill within a millisecond; the next housekeeping forgets them.
     std::thread::sleep(Duration::from_millis(20));
     *throttle.last_housekeeping.lock().unwrap() -= HOUSEKEEPING_EVERY;

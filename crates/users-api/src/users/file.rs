@@ -1,6 +1,11 @@
 //! The users as a JSON-lines file: one line per user. In memory only an index from a keyed
 //! hash of each email to where its line is (about 16 bytes a user); the line itself, password
 //! hash included, is read from the file when someone logs in.
+//!
+//! Emails are indexed and compared in their canonical form ([`canonical_stored`]): a user
+//! stored before emails were normalized (`josé` decomposed, `bücher.de` in Unicode) logs in
+//! however the email is typed, and no one can sign the same address up again. Two such old
+//! users whose emails turn out to be one address: the older one, first in the file, is found.
 
 use std::{
     borrow::Cow,
@@ -13,7 +18,7 @@ use serde::{Deserialize, de::IgnoredAny};
 use uuid::Uuid;
 
 use super::{EmailTaken, NewUser, User};
-use crate::Email;
+use crate::{Email, domain::canonical_stored};
 
 /// What start-up reads of each line: the email, and the other fields only checked to be there.
 #[derive(Deserialize)]
@@ -73,7 +78,9 @@ pub fn find_user(
 ) -> Result<Option<User>, StorageFailure> {
     let candidates = store.read(|users| users.candidates(email.as_str()));
     let found = store.fetch(&candidates)?;
-    Ok(found.into_iter().find(|user| user.email == email.as_str()))
+    Ok(found
+        .into_iter()
+        .find(|user| canonical_stored(&user.email) == email.as_str()))
 }
 
 impl Collection for Users {
@@ -105,7 +112,7 @@ impl Collection for Users {
         if stored_users
             .iter()
             .chain(pending)
-            .any(|user| user.email == email)
+            .any(|user| canonical_stored(&user.email) == email)
         {
             return Err(AppendError::Conflict(EmailTaken));
         }
@@ -118,7 +125,7 @@ impl Collection for Users {
     }
 
     fn index(&mut self, key: UserKey<'_>, at: Location) {
-        let hash = self.hasher.hash_one(&*key.email);
+        let hash = self.hasher.hash_one(&*canonical_stored(&key.email));
         self.add(hash, at);
     }
 

@@ -22,12 +22,17 @@ impl PostgresUsers {
         Ok(Self { database })
     }
 
+    /// The user stored under the email's canonical form, or else under the form an older
+    /// version stored it in (trimmed and lower-cased only: `josé` decomposed stays
+    /// decomposed), so such a user still logs in when typing the email as at signup.
     pub async fn find(&self, email: &Email) -> Result<Option<User>, StorageFailure> {
+        let legacy = email.legacy_form().unwrap_or(email.as_str());
         let query = sqlx::query_as::<_, (String, String, i64)>(
             "SELECT id::text, password_hash, (extract(epoch FROM created_at) * 1000)::int8 \
-             FROM users WHERE email = $1",
+             FROM users WHERE email = $1 OR email = $2 ORDER BY email = $1 DESC LIMIT 1",
         )
         .bind(email.as_str())
+        .bind(legacy)
         .fetch_optional(self.database.pool());
         let found = self.database.run("find user", query).await?;
         Ok(found.map(|(id, password_hash, created_ms)| User {
