@@ -36,7 +36,7 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum TrustedProxy {
     Range(IpNet),
     /// Trusted for the addresses it resolves to (`frontend` in compose, a headless Service in
-    /// Kubernetes), resolved at start-up and every [`RESOLVE_EVERY`].
+    /// Kubernetes), resolved at start-up and every `RESOLVE_EVERY` (10 s).
     Host(String),
 }
 
@@ -69,7 +69,7 @@ struct ResolvedHost {
 
 impl TrustedProxies {
     /// Trusts `entries`; host names are resolved before this returns, then again every
-    /// [`RESOLVE_EVERY`] in the background for as long as a clone of the result lives.
+    /// `RESOLVE_EVERY` (10 s) in the background for as long as a clone of the result lives.
     pub async fn resolve(entries: &[TrustedProxy]) -> Self {
         let mut proxies = Proxies::default();
         for entry in entries {
