@@ -22,6 +22,7 @@ pub mod heads;
 pub mod layers;
 pub mod metrics;
 pub mod probes;
+pub mod rate_limit;
 pub mod request_id;
 pub mod serve;
 pub mod settings;

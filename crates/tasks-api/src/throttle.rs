@@ -10,44 +10,14 @@
 
 use std::{
     hash::{BuildHasher, RandomState},
-    num::NonZeroU32,
-    str::FromStr,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
+pub use kub_http::rate_limit::RateLimit;
 
 use crate::TasksError;
-
-/// `<count>/<s|min|h>`, or `off` (the syntax of users-api's limits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimit {
-    Off,
-    Every { count: NonZeroU32, period: Duration },
-}
-
-impl FromStr for RateLimit {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        if value.eq_ignore_ascii_case("off") {
-            return Ok(Self::Off);
-        }
-        let wrong =
-            || format!("expected `<count>/<s|min|h>` such as `30/min`, or `off`; got {value:?}");
-        let (count, unit) = value.split_once('/').ok_or_else(wrong)?;
-        let count = count.trim().parse::<NonZeroU32>().map_err(|_| wrong())?;
-        let period = match unit.trim() {
-            "s" => Duration::from_secs(1),
-            "min" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(wrong()),
-        };
-        Ok(Self::Every { count, period })
-    }
-}
 
 /// How long a throttled request waits for its 429.
 pub const THROTTLED_ANSWER_DELAY: Duration = Duration::from_millis(250);
@@ -122,21 +92,6 @@ impl std::fmt::Debug for TaskThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_parse_or_explain() {
-        let every = |count, secs| RateLimit::Every {
-            count: NonZeroU32::new(count).unwrap(),
-            period: Duration::from_secs(secs),
-        };
-        assert_eq!("30/min".parse(), Ok(every(30, 60)));
-        assert_eq!(" 5/s ".parse(), Ok(every(5, 1)));
-        assert_eq!("Off".parse(), Ok(RateLimit::Off));
-        for bad in ["", "30", "0/min", "30/day"] {
-            let error = bad.parse::<RateLimit>().unwrap_err();
-            assert!(error.contains("30/min"), "{bad}: {error}");
-        }
-    }
 
     #[test]
     fn each_user_gets_a_burst_then_waits_and_quiet_users_are_forgotten() {

@@ -1,37 +1,9 @@
 //! The limits' settings: `<count>/<s|min|h>` or `off`, each a flag with its variable.
 
-use std::{num::NonZeroU32, str::FromStr, time::Duration};
+use std::str::FromStr;
 
 use clap::Args;
-
-/// `<count>/<s|min|h>`, or `off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateLimit {
-    Off,
-    Every { count: NonZeroU32, period: Duration },
-}
-
-impl FromStr for RateLimit {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        if value.eq_ignore_ascii_case("off") {
-            return Ok(Self::Off);
-        }
-        let wrong =
-            || format!("expected `<count>/<s|min|h>` such as `10/min`, or `off`; got {value:?}");
-        let (count, unit) = value.split_once('/').ok_or_else(wrong)?;
-        let count = count.trim().parse::<NonZeroU32>().map_err(|_| wrong())?;
-        let period = match unit.trim() {
-            "s" => Duration::from_secs(1),
-            "min" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(wrong()),
-        };
-        Ok(Self::Every { count, period })
-    }
-}
+pub use kub_http::rate_limit::RateLimit;
 
 const DEFAULT_LOGIN_LIMIT_PER_ADDRESS: &str = "30/min";
 const DEFAULT_LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS: &str = "5/min";
