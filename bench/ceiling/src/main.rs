@@ -20,7 +20,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use kub_postgres::DatabaseSettings;
+use kub_postgres::{DatabaseSettings, DatabaseUrl};
 use serde_json::{Value, json};
 use sqlx::{PgPool, postgres::PgConnectOptions};
 
@@ -73,9 +73,11 @@ async fn hop(State(front): State<Front>) -> Response {
 
 /// A pool like the services' on `url`, checked with one query before the server listens.
 async fn database(url: &str) -> Result<PgPool, String> {
+    // Checked and shown as the services do: never with its password.
+    let shown = DatabaseUrl::parse(url).map_err(|error| format!("DATABASE_URL: {error}"))?;
     let options = url
         .parse::<PgConnectOptions>()
-        .map_err(|error| format!("DATABASE_URL {url:?}: {error}"))?
+        .map_err(|error| format!("DATABASE_URL {shown}: {error}"))?
         .application_name("ceiling");
     // The services' pool, from their defaults and DATABASE_POOL_SIZE.
     let mut settings = DatabaseSettings::default();
@@ -88,7 +90,7 @@ async fn database(url: &str) -> Result<PgPool, String> {
     sqlx::query("SELECT 1")
         .execute(&pool)
         .await
-        .map_err(|error| format!("the database at {url} cannot be used: {error}"))?;
+        .map_err(|error| format!("the database at {shown} cannot be used: {error}"))?;
     Ok(pool)
 }
 
