@@ -81,6 +81,10 @@ P99_WARMUP = 50
 # without limits 6.2x; with 429s answered at once (~48,000 a second) still 4.5-9.8x, the flood
 # itself taking both cores; with users-api's 250 ms delay on a 429 (~1,000 a second) 1.1-1.3x.
 P99_MAX_RATIO = 3.0
+# (b) ... of the unloaded p99, but never of less than this: an unloaded p99 under a millisecond
+# is scheduler noise, and two of four CI runs on one machine measured 0.7-0.9 ms unloaded and
+# 3.9-4.5 ms during a limited flood (4.5-6.3x) where others measured 1.25x.
+P99_FLOOR_S = 0.002
 # (b) Fewer samples than this during the flood (requests too slow to take them in time) and the
 # p99 means nothing: the check fails.
 P99_MIN_SAMPLES = 250
@@ -204,14 +208,14 @@ def login_flood(report, ports, seconds, target, legit, token):
 
     # (b) GET /tasks latency.
     before, during = p99(unloaded), p99(loaded) if loaded else float("inf")
-    ratio = during / before
+    ratio = during / max(before, P99_FLOOR_S)
     ok = (not unloaded_bad and not loaded_bad and len(loaded) >= P99_MIN_SAMPLES
           and ratio <= P99_MAX_RATIO)
     bad = f", not 200: {unloaded_bad[:5]} before, {loaded_bad[:5]} during" if unloaded_bad or loaded_bad else ""
     report.check("login flood (b) GET /tasks p99", ok,
                  f"unloaded {ms(before)} ({len(unloaded)} samples), during the flood {ms(during)} "
                  f"({len(loaded)} samples, max {ms(max(loaded, default=0))}) from {PROBE_ADDRESS}: "
-                 f"ratio {ratio:.2f} (limit {P99_MAX_RATIO:.0f}x){bad}")
+                 f"ratio {ratio:.2f} to max(unloaded, {ms(P99_FLOOR_S)}) (limit {P99_MAX_RATIO:.0f}x){bad}")
 
     # (c) the flood is refused.
     statuses = {int(k): v for k, v in counted["status"].items()}
