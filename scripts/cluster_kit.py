@@ -50,6 +50,13 @@ class Cluster:
     def get(self, *args):
         return json.loads(self.run("get", "-n", NAMESPACE, *args, "-o", "json"))
 
+    def declared(self, kind, *source):
+        """The names of the `kind` objects (e.g. "networkpolicy") that `kubectl apply <source>`
+        creates: what a check expects comes from the manifests, not from a copy of their list."""
+        out = self.run("apply", *source, "--dry-run=client", "-o", "name")
+        return sorted(line.split("/", 1)[1] for line in out.split()
+                      if line.split("/", 1)[0].split(".", 1)[0] == kind)
+
     def pods(self, app):
         items = self.get("pods", "-l", f"app.kubernetes.io/name={app},{PART_OF}")["items"]
         return [p for p in items if not p["metadata"].get("deletionTimestamp")]

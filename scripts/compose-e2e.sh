@@ -34,7 +34,9 @@
 # nor touched. Exit 0 when every check passed, 1 (with the failing check and
 # the containers' logs) otherwise.
 #
-# Knobs: COMPOSE (default: docker-compose, else `docker compose`),
+# Knobs: COMPOSE (default `docker compose`, the README's spelling: the Compose v2 plugin, built
+#        from its Go module by scripts/test-bed-build.sh where the machine has none; or e.g.
+#        COMPOSE=docker-compose for Compose v1),
 #        E2E_PROJECT (default kubnet-e2e), E2E_HEALTH_TIMEOUT (s, default 120),
 #        E2E_WAIT_TIMEOUT (s to wait for another run, default 1800),
 #        E2E_FILES (the compose files to run, default all three).
@@ -66,9 +68,19 @@ NGINX_LIMIT_MESSAGE="from your address to the frontend"   # nginx's 429 (limit_r
 NGINX_CONN_MESSAGE="in progress at once from your address"   # nginx's 503 (limit_conn)
 NGINX_404_MESSAGE="No such API here"
 
+# `docker compose` needs the plugin where the docker client looks for it; Debian's client has
+# none of its own.
+compose_plugin() {
+  docker compose version >/dev/null 2>&1 && return
+  local bin
+  scripts/test-bed-build.sh compose
+  bin=$(scripts/test-bed-build.sh --bin)
+  mkdir -p /usr/local/lib/docker/cli-plugins
+  ln -sfn "$bin/docker-compose" /usr/local/lib/docker/cli-plugins/docker-compose
+  docker compose version >&2
+}
 if [[ -n "${COMPOSE:-}" ]]; then read -r -a COMPOSE_CMD <<<"$COMPOSE"
-elif command -v docker-compose >/dev/null 2>&1; then COMPOSE_CMD=(docker-compose)
-else COMPOSE_CMD=(docker compose); fi
+else compose_plugin; COMPOSE_CMD=(docker compose); fi
 
 START=$SECONDS
 PASSED=0
@@ -297,7 +309,7 @@ check_pod_network() { # docker-compose.pod.yaml: auth lives in users' network na
   users="$(service_container users)"; auth="$(service_container auth)"
   mode="$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$auth")"
   [[ "$mode" == "container:$users" ]] || fail "auth's network mode is '$mode', not users' namespace"
-  docker logs "$users" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | grep -q 'base_url=http://localhost' \
+  docker logs "$users" 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | grep 'base_url=http://localhost' >/dev/null \
     || fail "users did not resolve auth to localhost (AUTH_ADDRESS: localhost:80)"
   pass "auth shares users' network namespace; users calls it at localhost:80"
 }
@@ -325,7 +337,7 @@ find_replicas() { # sets REPLICA_IDS and REPLICA_URLS from `port --index 1|2 tas
     addr="$(compose port --index "$n" tasks 8000 2>/dev/null | tr -d '\r')"
     [[ "$addr" == 127.0.0.1:[1-9]* ]] || fail "port --index $n tasks 8000 printed '$addr', not 127.0.0.1:<port>"
     for id in $(service_container tasks); do
-      docker port "$id" 8000/tcp | grep -qx "$addr" && REPLICA_IDS+=("$id")
+      docker port "$id" 8000/tcp | grep -x "$addr" >/dev/null && REPLICA_IDS+=("$id")   # not -q: it may close the pipe early
     done
     REPLICA_URLS+=("http://$addr")
   done

@@ -23,12 +23,16 @@ frontend-service's NodePort (scripts/browser-e2e.py --mode k8s; the chart gets t
 but the browser); a deleted tasks Pod comes back empty (emptyDir), a burst of signups gets 429
 (every outside client is one address behind the node), a deleted auth Pod gives 503 JSON then
 heals without restarts, `kubectl rollout restart` under a request loop
-fails no request, the NetworkPolicies are admitted, a tasks volume filled to its STORE_BUDGET
+fails no request, the NetworkPolicies are admitted and enforced (scripts/k8s_policy_matrix.py:
+who reaches what, with them and without them), a tasks volume filled to its STORE_BUDGET
 answers 507 and is not evicted (its data intact), and without the budget the kubelet does evict
 the Pod and its data (scripts/k8s_volume.py).
 Stage 5 (scale-out: three users and tasks replicas on PostgreSQL) also: the Services spread
 requests over the replicas, data written through one Pod is read through the others, and the
 data survives the database Pod (scripts/k8s_scale_out.py).
+
+Before all of it the namespace is labelled for Pod Security `restricted`, and a Pod it refuses is
+refused: every Pod of every scenario is then admitted under that profile.
 
 Prints one line per check and `k8s-e2e: N passed, N failed`; exits 1 on any failure.
 Needs KUBECONFIG pointing at the cluster, the images already in it, and kubectl (and helm for
@@ -51,6 +55,7 @@ from service_kit import NoHandshake, poll
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 from k8s_security import metrics_off_the_public_path, network_route_off, only_users_api_gets_tokens
 import k8s_scale_out
+import k8s_policy_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["1-users-alone", "2-pod-internal", "3-pod-to-pod-clusterip", "4-pod-to-pod-dns"]
@@ -399,11 +404,11 @@ def rollout_under_load(cluster, deployment, request, expected):
 
 def network_policies_admitted(cluster):
     names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
-    check("final: NetworkPolicies admitted by the API server",
-          names == ["auth-network-policy", "frontend-network-policy", "tasks-network-policy",
-                    "users-network-policy"], str(names))
-    print("SKIP  final: NetworkPolicy enforcement NOT tested: this cluster has no policy-enforcing "
-          "network plugin (use minikube start --cni=calico for that)", flush=True)
+    expected = cluster.declared("networkpolicy", "-f", str(ROOT / "kubernetes"))
+    check("final: NetworkPolicies admitted by the API server, those of kubernetes/",
+          names == expected and len(names) > 1, str(names))
+    # ... and enforced: who reaches what, with them and without them (scripts/k8s_policy_matrix.py).
+    k8s_policy_matrix.probe_matrix(cluster)
 
 
 def main():
@@ -437,6 +442,8 @@ def main():
                     "--wait", "--timeout", "3m", tool=args.helm)
 
     try:
+        # Pod Security `restricted` on the namespace, before any Pod of any scenario.
+        k8s_policy_matrix.enforce_restricted(cluster)
         for stage in [s for s in STAGES if s in wanted]:
             urls, _ = run_scenario(cluster, stage, lambda: apply_stage(stage))
             if stage != "1-users-alone":

@@ -1,167 +1,117 @@
 #!/usr/bin/env bash
-# A real single-node Kubernetes on this machine, for the lesson's end-to-end test: etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet (containerd + runc, CNI
-# bridge), kube-proxy (iptables mode), and dnsmasq answering the cluster DNS names. Everything
-# comes from Debian bookworm: Kubernetes v1.20.2 is compiled from Debian's `kubernetes` source
-# package with Debian's Go. No registry is used: images go in with `load-images`. Needs root.
+# A real single-node Kubernetes on this machine, for the lesson's end-to-end test, built from Go
+# modules (scripts/test-bed-build.sh; versions in test-bed/*/go.mod): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet (containerd 2 + runc, CNI bridge), kube-proxy
+# (iptables mode), CoreDNS as the cluster DNS (a Deployment in kube-system behind Service
+# kube-dns, as kubeadm runs it) and kube-router enforcing NetworkPolicies (firewall only; test
+# bed only, see test-bed/kube-router/README.md). No registry is used: images go in with
+# `load-images`. Needs root.
 #
-#   scripts/k8s-local.sh build              compile once (~15 min on 2 cores); cached, then a no-op
-#   scripts/k8s-local.sh up                 start it all and wait for the node (~20 s)
+#   scripts/k8s-local.sh build              compile once (~30 min on 2 cores); cached, then a no-op
+#   scripts/k8s-local.sh up                 start it all; wait for the node and the cluster DNS
 #   scripts/k8s-local.sh load-images IMG..  `docker save` the images into the cluster's containerd
-#   scripts/k8s-local.sh kubectl ARGS..     kubectl 1.20 with the cluster's admin kubeconfig
+#   scripts/k8s-local.sh kubectl ARGS..     the bed's kubectl with the cluster's admin kubeconfig
 #   scripts/k8s-local.sh env                prints `export KUBECONFIG=…`
 #   scripts/k8s-local.sh down               stop it all; undo iptables rules, bridge, mounts, sysctls
 #
 # Where things live (outside the repository):
-#   $K8S_LOCAL_CACHE  (default ${XDG_CACHE_HOME:-~/.cache}/kub-network/k8s-v1.20.2): bin/ with the
-#                     compiled binaries; reused by every later run, delete it to rebuild.
-#   $K8S_LOCAL_STATE  (default $K8S_LOCAL_CACHE/state): a running cluster's data, logs and
-#                     kubeconfig. `down` deletes the cluster's data; containerd's images stay.
+#   the binaries     scripts/test-bed-build.sh --bin (~/.cache/kub-network/test-bed/bin)
+#   $K8S_LOCAL_STATE (default ~/.cache/kub-network/k8s-local): a running cluster's data, logs,
+#                    certificates and kubeconfig, and containerd's images. `down` deletes the
+#                    cluster's data; containerd's images stay.
 # What it runs into on sandboxed machines (each handled below):
 #   - no CAP_SYS_RESOURCE: containerd with restrict_oom_score_adj, so runc never writes a
 #     negative oom_score_adj;
-#   - kubelet refuses a loopback node IP: the node is `localhost`, the API server prefers Hostname;
-#   - a dockerd on the machine sets FORWARD's policy to DROP: ACCEPT rules for the pod bridge;
-#   - no CoreDNS image: dnsmasq answers <svc>.<ns>.svc.cluster.local from the Services, re-read
-#     every 2 s;
-#   - 1.20 does not yet count net.ipv4.ip_unprivileged_port_start as a safe sysctl (1.22 does):
-#     kubelet allows it explicitly. The manifests target current Kubernetes; the cluster adapts.
+#   - cgroup v1 only: the 1.36 kubelet refuses it unless failCgroupV1 is false;
+#   - kubelet refuses a loopback node IP: the node is `localhost`, the API server prefers
+#     Hostname; the API server itself listens on the Pod bridge's address, so that Pods (CoreDNS)
+#     reach it through the `kubernetes` Service;
+#   - a dockerd on the machine sets FORWARD's policy to DROP: ACCEPT rules for the Pod bridge,
+#     appended after kube-router's, which must see the packets first.
 set -euo pipefail
 
-K8S_VERSION=v1.20.2
-DEBIAN_SOURCE_VERSION=1.20.5+really1.20.2-1.1+deb12u1   # bookworm's `kubernetes` source package
-RECIPE=2                                                # bump when the build steps change
-CACHE=$(realpath -m "${K8S_LOCAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kub-network/k8s-$K8S_VERSION}")
-STATE=$(realpath -m "${K8S_LOCAL_STATE:-$CACHE/state}")
-BIN=$CACHE/bin
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$("$ROOT/scripts/test-bed-build.sh" --bin)
+CNI_BIN=$(dirname "$BIN")/cni
+STATE=$(realpath -m "${K8S_LOCAL_STATE:-${XDG_CACHE_HOME:-$HOME/.cache}/kub-network/k8s-local}")
 LOGS=$STATE/logs
-API_PORT=16443
+PKI=$STATE/pki
 BRIDGE=kubnet0
 POD_CIDR=10.244.0.0/24
-DNS_IP=10.244.0.1
+NODE_ADDRESS=10.244.0.1          # the bridge's address: the Pods' gateway and the API server's
+API_PORT=16443
 SERVICE_CIDR=10.96.0.0/16
+API_SERVICE_IP=10.96.0.1
+DNS_SERVICE_IP=10.96.0.10
+PAUSE_IMAGE=kub-network.local/pause:3.10.2
+COREDNS_IMAGE=kub-network.local/coredns:bed
 KUBECONFIG_FILE=$STATE/admin.kubeconfig
-RUNTIME_PACKAGES=(etcd-server containerd runc containernetworking-plugins iptables dnsmasq-base openssl)
-BUILD_PACKAGES=(golang-go golang-github-modern-go-reflect2-dev gcc libc6-dev)
-COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+MODULES=(kubernetes etcd containerd runc cni-plugins coredns kube-router)
+RUNTIME_PACKAGES=(iptables ipset openssl conntrack)
 # Stopped in this order by `down`.
-PROCESSES=(dns-sync dnsmasq kube-proxy kubelet scheduler controller-manager apiserver etcd containerd)
+PROCESSES=(kube-router kube-proxy kubelet scheduler controller-manager apiserver etcd containerd)
 
 log() { printf '[k8s-local] %s\n' "$*" >&2; }
 die() { printf '[k8s-local] ERROR: %s\n' "$*" >&2; exit 1; }
 [[ $(id -u) == 0 ]] || die "needs root (kubelet, iptables, mounts)"
+export CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1   # cgroup v1, said once in containerd's log
 
-ctr_() { ctr -a "$STATE/containerd/containerd.sock" -n k8s.io "$@"; }
+ctr_() { "$BIN/ctr" -a "$STATE/containerd/containerd.sock" -n k8s.io "$@"; }
 kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-apt_install() {
-  local missing=() pkg
-  for pkg in "$@"; do dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg"); done
-  ((${#missing[@]})) || return 0
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
-    || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; } \
-    || die "apt-get install ${missing[*]} failed"
-}
+build() { "$ROOT/scripts/test-bed-build.sh" "${MODULES[@]}"; }
+built() { local m; for m in "${MODULES[@]}"; do [[ -f $BIN/.stamp-$m ]] || return 1; done; }
 
-built() { [[ -f $BIN/.stamp && $(cat "$BIN/.stamp") == "$K8S_VERSION $DEBIAN_SOURCE_VERSION recipe $RECIPE" ]]; }
-
-# --------------------------------------------------------------------------------------------
-build() {
-  if built; then log "already built: $BIN"; return; fi
-  local started=$SECONDS work=$CACHE/build
-  apt_install "${RUNTIME_PACKAGES[@]}" "${BUILD_PACKAGES[@]}"
-  rm -rf "$work"; mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/apt/sources.d"
-  # deb-src entries for the machine's own Debian mirrors, in a private apt folder: the system's
-  # apt configuration is left as it is.
-  local src
-  for src in /etc/apt/sources.list.d/*.sources; do
-    [[ -f $src ]] && sed -E 's/^Types:.*/Types: deb-src/' "$src" >"$work/apt/sources.d/$(basename "$src")"
-  done
-  [[ -f /etc/apt/sources.list ]] && sed -nE 's/^deb (.*)/deb-src \1/p' /etc/apt/sources.list >"$work/apt/sources.d/system.list"
-  cat >"$work/apt/apt.conf" <<EOF
-Dir::Etc::SourceList "/dev/null";
-Dir::Etc::SourceParts "$work/apt/sources.d";
-Dir::State::Lists "$work/apt/lists";
-Dir::Cache "$work/apt/cache";
-EOF
-  log "downloading Debian's kubernetes $DEBIAN_SOURCE_VERSION source package"
-  APT_CONFIG=$work/apt/apt.conf apt-get -o APT::Sandbox::User=root update -q >/dev/null
-  (cd "$work" && APT_CONFIG=$work/apt/apt.conf apt-get -o APT::Sandbox::User=root source --download-only -q "kubernetes=$DEBIAN_SOURCE_VERSION" >/dev/null 2>&1) \
-    || die "apt-get source kubernetes=$DEBIAN_SOURCE_VERSION failed (no deb-src for bookworm?)"
-  local tree=$work/kubernetes-${K8S_VERSION#v} patch
-  tar -C "$work" -xzf "$work/kubernetes_${DEBIAN_SOURCE_VERSION%%-*}.orig.tar.gz"
-  tar -C "$work" -xJf "$work/kubernetes_$DEBIAN_SOURCE_VERSION.debian.tar.xz"
-  while read -r patch; do
-    [[ -n $patch && $patch != \#* ]] && patch -d "$tree" -p1 -s <"$work/debian/patches/$patch"
-  done <"$work/debian/patches/series"
-  # The vendored reflect2 1.0.1 breaks on Go >= 1.18; Debian's 1.0.2 does not.
-  rm -rf "$tree/vendor/github.com/modern-go/reflect2"
-  cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$tree/vendor/github.com/modern-go/reflect2"
-  # Kubernetes 1.20 builds in GOPATH mode.
-  mkdir -p "$work/gopath/src/k8s.io" "$BIN"
-  ln -sfn "$tree" "$work/gopath/src/k8s.io/kubernetes"
-  # Debian's Go 1.19 (golang-go), not a newer Go that may come first on PATH: 1.20's tree builds
-  # with the Go of its day.
-  [[ -x /usr/lib/go-1.19/bin/go ]] || die "no /usr/lib/go-1.19/bin/go (Debian's golang-go)"
-  export PATH=/usr/lib/go-1.19/bin:$PATH
-  export GOPATH=$work/gopath GO111MODULE=off CGO_ENABLED=0 GOPROXY=off GOFLAGS="-p=$(nproc)" GOTOOLCHAIN=local
-  export GOCACHE=$CACHE/gocache
-  cd "$GOPATH/src/k8s.io/kubernetes"
-  log "generating pkg/generated/openapi (not shipped in the source tarball)"
-  go build -o "$work/openapi-gen" ./vendor/k8s.io/kube-openapi/cmd/openapi-gen
-  local inputs
-  inputs=$(find -H . \( -path ./_\* -o -path ./.\* -o -path ./vendor \) -prune -o -type f -name '*.go' -print \
-    | xargs grep -l '^// *+k8s:openapi-gen=' | sed 's|^./staging/src|vendor|; s|^\./||' \
-    | grep -v -E '^vendor/k8s.io/(code-generator|sample-apiserver)/' | xargs -n1 dirname | LC_ALL=C sort -u \
-    | sed 's|^|k8s.io/kubernetes/|' | paste -sd, -)
-  "$work/openapi-gen" --logtostderr -i "$inputs" -p k8s.io/kubernetes/pkg/generated/openapi \
-    -O zz_generated.openapi -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt \
-    -r "$work/openapi-violations.report" 2>/dev/null
-  local ldflags="-s -w" pkg component t
-  for pkg in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version; do
-    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=20 -X $pkg.gitTreeState=clean"
-  done
-  for component in "${COMPONENTS[@]}"; do
-    t=$SECONDS
-    nice go build -tags selinux,notest -ldflags "$ldflags" -o "$BIN/$component" "./cmd/$component"
-    log "built $component in $((SECONDS - t)) s"
-  done
-  gcc -Os -static -DVERSION=v3.2 -o "$BIN/pause" build/pause/linux/pause.c
-  cd /; rm -rf "$work"
-  echo "$K8S_VERSION $DEBIAN_SOURCE_VERSION recipe $RECIPE" >"$BIN/.stamp"
-  log "built in $((SECONDS - started)) s into $BIN ($(du -sh "$BIN" | cut -f1))"
-}
-
-# --------------------------------------------------------------------------------------------
 start() { # name command...: in the background, logging to $LOGS/name.log
   local name=$1; shift
   nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
 }
 running() { [[ -f $STATE/$1.pid ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+wait_for() { # seconds what command...
+  local seconds=$1 what=$2 _; shift 2
+  for _ in $(seq "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  die "$what did not happen within $seconds s; logs in $LOGS"
+}
 
 kubeconfig() { # file token
   cat >"$1" <<EOF
 apiVersion: v1
 kind: Config
-clusters: [{name: k8s-local, cluster: {server: "https://127.0.0.1:$API_PORT", insecure-skip-tls-verify: true}}]
+clusters: [{name: k8s-local, cluster: {server: "https://$NODE_ADDRESS:$API_PORT", certificate-authority: "$PKI/ca.crt"}}]
 users: [{name: user, user: {token: $2}}]
 contexts: [{name: k8s-local, context: {cluster: k8s-local, user: user}}]
 current-context: k8s-local
 EOF
 }
 
-# A one-layer image from a directory (the pause container), imported into containerd.
-import_directory() { # ref dir entrypoint
-  local ref=$1 dir=$2 entrypoint=$3 t layer config
+# A CA of the cluster's own, and the API server's certificate for every name Pods and the host
+# use: CoreDNS checks it against the kube-root-ca.crt that the controller manager publishes.
+certificates() {
+  [[ -f $PKI/apiserver.crt ]] && return
+  mkdir -p "$PKI"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=kub-network-k8s-local-ca \
+    -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout "$PKI/apiserver.key" \
+    -out "$PKI/apiserver.csr" 2>/dev/null
+  printf 'subjectAltName=%s\n' "IP:$NODE_ADDRESS,IP:$API_SERVICE_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
+    >"$PKI/apiserver.ext"
+  openssl x509 -req -in "$PKI/apiserver.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$PKI/apiserver.ext" -out "$PKI/apiserver.crt" 2>/dev/null
+  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+}
+
+# A one-layer image from a directory, imported into containerd.
+import_directory() { # ref dir user entrypoint...
+  local ref=$1 dir=$2 user=$3 t layer config entrypoint; shift 3
+  entrypoint=$(printf '"%s",' "$@"); entrypoint=${entrypoint%,}
   t=$(mktemp -d)
   tar --numeric-owner -C "$dir" -cf "$t/layer.tar" .
   layer=$(sha256sum "$t/layer.tar" | cut -d' ' -f1)
   mkdir "$t/$layer"; mv "$t/layer.tar" "$t/$layer/layer.tar"
-  printf '{"architecture":"amd64","os":"linux","config":{"Entrypoint":["%s"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$entrypoint" "$layer" >"$t/config.json"
+  printf '{"architecture":"amd64","os":"linux","config":{"User":"%s","Entrypoint":[%s]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$user" "$entrypoint" "$layer" >"$t/config.json"
   config=$(sha256sum "$t/config.json" | cut -d' ' -f1); mv "$t/config.json" "$t/$config.json"
   printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["%s/layer.tar"]}]' "$config" "$ref" "$layer" >"$t/manifest.json"
   tar -C "$t" -cf "$t.tar" manifest.json "$config.json" "$layer"
@@ -169,117 +119,153 @@ import_directory() { # ref dir entrypoint
   rm -rf "$t" "$t.tar"
 }
 
+bed_images() { # the pause container and CoreDNS, each a static binary alone in its image
+  local dir; dir=$(mktemp -d)
+  cp "$BIN/pause" "$dir/pause"; import_directory "$PAUSE_IMAGE" "$dir" 65535 /pause
+  rm -f "$dir/pause"; cp "$BIN/coredns" "$dir/coredns"
+  import_directory "$COREDNS_IMAGE" "$dir" 65532 /coredns
+  rm -rf "$dir"
+}
+
+# --------------------------------------------------------------------------------------------
 up() {
-  built || die "not built yet: run \`$0 build\` first (~15 min, once)"
-  apt_install "${RUNTIME_PACKAGES[@]}"
+  built || die "not built yet: run \`$0 build\` first (~30 min, once)"
+  "$ROOT/scripts/apt-install.sh" "${RUNTIME_PACKAGES[@]}"
   if running apiserver; then log "already up"; echo "export KUBECONFIG=$KUBECONFIG_FILE"; return; fi
-  local started=$SECONDS
-  mkdir -p "$STATE"/{pki,etcd,containerd,cni,dns} "$LOGS"
+  local started=$SECONDS _
+  mkdir -p "$STATE"/{etcd,containerd,cni} "$LOGS"
   # kubelet and kube-proxy change these; `down` puts them back. Kept from a failed `up` too.
   local key
   [[ -f $STATE/sysctl.orig ]] || for key in vm.overcommit_memory vm.panic_on_oom kernel.panic \
       kernel.panic_on_oops net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables; do
     echo "$key=$(sysctl -n "$key" 2>/dev/null || echo)"
   done >"$STATE/sysctl.orig"
-  [[ -f $STATE/pki/sa.key ]] || {
-    openssl genrsa -out "$STATE/pki/sa.key" 2048 2>/dev/null
-    openssl rsa -in "$STATE/pki/sa.key" -pubout -out "$STATE/pki/sa.pub" 2>/dev/null
-  }
+  # Pod-to-Pod packets cross the bridge, not a router: without this, iptables (so kube-router)
+  # never sees them.
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.ipv4.ip_forward=1
+  certificates
+  ip link show $BRIDGE >/dev/null 2>&1 || ip link add $BRIDGE type bridge
+  ip addr show dev $BRIDGE | grep -q "inet $NODE_ADDRESS/" || ip addr add "$NODE_ADDRESS/${POD_CIDR#*/}" dev $BRIDGE
+  ip link set $BRIDGE up
+
   local secret; secret=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-  cat >"$STATE/pki/tokens.csv" <<EOF
+  cat >"$PKI/tokens.csv" <<EOF
 admin-$secret,admin,admin,"system:masters"
 node-$secret,system:node:localhost,node,"system:nodes"
 kcm-$secret,system:kube-controller-manager,kcm
 scheduler-$secret,system:kube-scheduler,scheduler
 proxy-$secret,system:kube-proxy,proxy
+router-$secret,system:kube-router,router
 EOF
   kubeconfig "$KUBECONFIG_FILE" "admin-$secret"
   local who
-  for who in node kcm scheduler proxy; do kubeconfig "$STATE/$who.kubeconfig" "$who-$secret"; done
+  for who in node kcm scheduler proxy router; do kubeconfig "$STATE/$who.kubeconfig" "$who-$secret"; done
 
-  start etcd etcd --name local --data-dir "$STATE/etcd" \
+  start etcd "$BIN/etcd" --name local --data-dir "$STATE/etcd" \
     --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
     --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
     --initial-cluster local=http://127.0.0.1:23800 --listen-metrics-urls http://127.0.0.1:23810
   start apiserver "$BIN/kube-apiserver" --etcd-servers=http://127.0.0.1:23790 \
-    --bind-address=127.0.0.1 --secure-port=$API_PORT --insecure-port=0 --advertise-address=127.0.0.1 \
-    --cert-dir="$STATE/pki/apiserver" --token-auth-file="$STATE/pki/tokens.csv" \
-    --authorization-mode=Node,RBAC --service-account-key-file="$STATE/pki/sa.pub" \
-    --service-account-signing-key-file="$STATE/pki/sa.key" \
+    --bind-address=$NODE_ADDRESS --secure-port=$API_PORT --advertise-address=$NODE_ADDRESS \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
+    --authorization-mode=Node,RBAC --service-account-key-file="$PKI/sa.pub" \
+    --service-account-signing-key-file="$PKI/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc --service-cluster-ip-range=$SERVICE_CIDR \
-    --allow-privileged=true --enable-admission-plugins=NodeRestriction \
-    --kubelet-preferred-address-types=Hostname,InternalIP
-  local _
-  for _ in $(seq 90); do kubectl_ get --raw /readyz >/dev/null 2>&1 && break; sleep 1; done
-  kubectl_ get --raw /readyz >/dev/null 2>&1 || die "the API server did not become ready; see $LOGS/apiserver.log"
+    --enable-admission-plugins=NodeRestriction --kubelet-preferred-address-types=Hostname,InternalIP
+  wait_for 90 "the API server's readiness" kubectl_ get --raw /readyz
   start controller-manager "$BIN/kube-controller-manager" --kubeconfig="$STATE/kcm.kubeconfig" \
     --authentication-kubeconfig="$STATE/kcm.kubeconfig" --authorization-kubeconfig="$STATE/kcm.kubeconfig" \
-    --bind-address=127.0.0.1 --port=0 --leader-elect=false --use-service-account-credentials=true \
-    --service-account-private-key-file="$STATE/pki/sa.key" --controllers='*,-nodeipam'
+    --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials=true \
+    --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" --controllers='*,-nodeipam'
   start scheduler "$BIN/kube-scheduler" --kubeconfig="$STATE/scheduler.kubeconfig" \
     --authentication-kubeconfig="$STATE/scheduler.kubeconfig" --authorization-kubeconfig="$STATE/scheduler.kubeconfig" \
-    --bind-address=127.0.0.1 --port=0 --leader-elect=false
+    --bind-address=127.0.0.1 --leader-elect=false
 
   cat >"$STATE/containerd/config.toml" <<EOF
-version = 2
-root = "$CACHE/containerd"
+version = 3
+root = "$STATE/containerd/root"
 state = "$STATE/containerd/state"
 [grpc]
   address = "$STATE/containerd/containerd.sock"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "k8s.gcr.io/pause:3.2"
+[plugins."io.containerd.cri.v1.images"]
+  snapshotter = "overlayfs"
+  [plugins."io.containerd.cri.v1.images".pinned_images]
+    sandbox = "$PAUSE_IMAGE"
+[plugins."io.containerd.cri.v1.runtime"]
   restrict_oom_score_adj = true
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+  ignore_deprecation_warnings = ["io.containerd.deprecation/cgroup-v1"]
+  [plugins."io.containerd.cri.v1.runtime".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = "$BIN/containerd-shim-runc-v2"
+      [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
+        BinaryName = "$BIN/runc"
+        SystemdCgroup = false
+        Root = "$STATE/containerd/runc"
+  [plugins."io.containerd.cri.v1.runtime".cni]
+    bin_dirs = ["$CNI_BIN"]
     conf_dir = "$STATE/cni"
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
 EOF
   cat >"$STATE/cni/10-kubnet.conflist" <<EOF
-{"cniVersion":"0.4.0","name":"kubnet","plugins":[
+{"cniVersion":"1.0.0","name":"kubnet","plugins":[
  {"type":"bridge","bridge":"$BRIDGE","isGateway":true,"ipMasq":false,"hairpinMode":true,
-  "ipam":{"type":"host-local","dataDir":"$STATE/cni-ipam","ranges":[[{"subnet":"$POD_CIDR"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+  "ipam":{"type":"host-local","dataDir":"$STATE/cni-ipam","ranges":[[{"subnet":"$POD_CIDR","gateway":"$NODE_ADDRESS"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
  {"type":"portmap","capabilities":{"portMappings":true}}]}
 EOF
-  start containerd containerd --config "$STATE/containerd/config.toml"
-  for _ in $(seq 30); do [[ -S $STATE/containerd/containerd.sock ]] && break; sleep 1; done
-  local pause; pause=$(mktemp -d); cp "$BIN/pause" "$pause/pause"
-  import_directory k8s.gcr.io/pause:3.2 "$pause" /pause; rm -rf "$pause"
+  start containerd env PATH="$BIN:$PATH" "$BIN/containerd" --config "$STATE/containerd/config.toml"
+  wait_for 30 "containerd's socket" test -S "$STATE/containerd/containerd.sock"
+  bed_images
 
-  iptables -I FORWARD 1 -i $BRIDGE -m comment --comment kub-network-k8s-local -j ACCEPT
-  iptables -I FORWARD 1 -o $BRIDGE -m comment --comment kub-network-k8s-local -j ACCEPT
+  # After Docker's rules and after kube-router's jump (which it keeps first): let the bridge's
+  # traffic through the FORWARD policy that dockerd sets to DROP.
+  iptables -A FORWARD -i $BRIDGE -m comment --comment kub-network-k8s-local -j ACCEPT
+  iptables -A FORWARD -o $BRIDGE -m comment --comment kub-network-k8s-local -j ACCEPT
 
-  start kubelet "$BIN/kubelet" --kubeconfig="$STATE/node.kubeconfig" --hostname-override=localhost \
-    --address=127.0.0.1 --read-only-port=0 --healthz-bind-address=127.0.0.1 --anonymous-auth=true \
-    --authorization-mode=AlwaysAllow --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet-pki" \
-    --container-runtime=remote --container-runtime-endpoint="unix://$STATE/containerd/containerd.sock" \
-    --image-service-endpoint="unix://$STATE/containerd/containerd.sock" --cgroup-driver=cgroupfs \
-    --fail-swap-on=false --image-gc-high-threshold=100 --image-gc-low-threshold=99 \
-    --eviction-hard='memory.available<100Mi,nodefs.available<1%,imagefs.available<1%' \
-    --volume-stats-agg-period=10s \
-    --cluster-dns=$DNS_IP --cluster-domain=cluster.local \
-    --allowed-unsafe-sysctls=net.ipv4.ip_unprivileged_port_start
+  cat >"$STATE/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
+authorization: {mode: AlwaysAllow}
+containerRuntimeEndpoint: unix://$STATE/containerd/containerd.sock
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%}
+volumeStatsAggPeriod: 10s
+clusterDNS: [$DNS_SERVICE_IP]
+clusterDomain: cluster.local
+EOF
+  start kubelet "$BIN/kubelet" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/node.kubeconfig" \
+    --hostname-override=localhost --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet-pki"
   start kube-proxy "$BIN/kube-proxy" --kubeconfig="$STATE/proxy.kubeconfig" --hostname-override=localhost \
     --proxy-mode=iptables --cluster-cidr=$POD_CIDR --bind-address=127.0.0.1 \
     --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256 --conntrack-max-per-core=0
-  local ready=""
-  for _ in $(seq 120); do kubectl_ get nodes 2>/dev/null | grep -q ' Ready' && { ready=1; break; }; sleep 1; done
-  [[ -n $ready ]] || die "the node did not become Ready; see $LOGS/kubelet.log"
+  wait_for 120 "the node's Ready condition" sh -c "'$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get nodes | grep -q ' Ready'"
 
-  # Cluster DNS: dnsmasq on the bridge's address (the kubelet's --cluster-dns), answering
-  # <service>.<namespace>.svc.cluster.local from a hosts file re-synced from the Services.
-  ip link show $BRIDGE >/dev/null 2>&1 || ip link add $BRIDGE type bridge
-  ip addr show dev $BRIDGE | grep -q "inet $DNS_IP/" || ip addr add "$DNS_IP/${POD_CIDR#*/}" dev $BRIDGE
-  ip link set $BRIDGE up
-  : >"$STATE/dns/hosts"
-  start dnsmasq dnsmasq --keep-in-foreground --port=53 --listen-address=$DNS_IP --bind-dynamic \
-    --no-resolv --no-hosts --addn-hosts="$STATE/dns/hosts" --local=/cluster.local/ --user=root
-  start dns-sync bash -c "while sleep 2; do
-    '$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get svc -A --no-headers \
-      -o custom-columns=N:.metadata.name,NS:.metadata.namespace,IP:.spec.clusterIP 2>/dev/null \
-      | awk '\$3 != \"None\" {print \$3, \$1\".\"\$2\".svc.cluster.local\"}' >'$STATE/dns/hosts.new'
-    cmp -s '$STATE/dns/hosts.new' '$STATE/dns/hosts' \
-      || { mv '$STATE/dns/hosts.new' '$STATE/dns/hosts'; kill -HUP \$(cat '$STATE/dnsmasq.pid'); }
-  done"
-  log "up in $((SECONDS - started)) s; Kubernetes $("$BIN/kubectl" version --client --short 2>/dev/null | awk '{print $3}')"
+  kubectl_ apply -f "$ROOT/test-bed/kube-router/rbac.yaml" >/dev/null
+  start kube-router "$BIN/kube-router" --kubeconfig="$STATE/router.kubeconfig" --hostname-override=localhost \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --service-cluster-ip-range=$SERVICE_CIDR --health-port=20244 --metrics-port=0
+  # Healthy is not enough: a sync that fails (an ipset type the kernel lacks) aborts before any
+  # rule is written while /healthz stays 200. Its chain in FORWARD shows that the rules are there.
+  wait_for 60 "kube-router's first sync (chain KUBE-ROUTER-FORWARD)" iptables -S KUBE-ROUTER-FORWARD
+
+  sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|" -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|" \
+    "$ROOT/test-bed/coredns/cluster-dns.yaml" | kubectl_ apply -f - >/dev/null
+  kubectl_ -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \
+    || die "CoreDNS did not become available; kubectl -n kube-system describe pod -l k8s-app=kube-dns"
+  log "up in $((SECONDS - started)) s; Kubernetes $(kubectl_ version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1)"
   echo "export KUBECONFIG=$KUBECONFIG_FILE"
 }
 
@@ -330,24 +316,27 @@ down() {
   for name in "${PROCESSES[@]}"; do stop_process "$name"; done
   set +e +o pipefail   # best effort from here on: undo whatever exists
   local table chain rule
-  for table in filter nat mangle; do
+  for table in filter nat mangle raw; do
     iptables -t $table -S 2>/dev/null | grep -E '^-A .*(KUBE-|CNI-|kub-network-k8s-local)' | sed 's/^-A/-D/' \
       | while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null; done
     for chain in $(iptables -t $table -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do iptables -t $table -F "$chain"; done
     for chain in $(iptables -t $table -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do iptables -t $table -X "$chain"; done
   done
+  # kube-router's sets (its chains went above with the KUBE- prefix).
+  for name in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|TMP-)'); do ipset destroy "$name" 2>/dev/null; done
   ip link del $BRIDGE 2>/dev/null
-  local mounts=("$STATE/" "$CACHE/containerd/")
+  local mounts=("$STATE/")
   for name in "${mounts[@]}"; do
     mount | awk -v prefix="$name" 'index($3, prefix) == 1 {print $3}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
   done
   for name in /run/netns/cni-*; do [[ -e $name ]] && { umount "$name" 2>/dev/null; rm -f "$name"; }; done
   for name in /sys/fs/cgroup/*/kubepods; do [[ -d $name ]] && find "$name" -depth -type d -exec rmdir {} \; 2>/dev/null; done
   if [[ -f $STATE/sysctl.orig ]]; then
-    while IFS== read -r name rule; do [[ -n $rule ]] && sysctl -qw "$name=$rule"; done <"$STATE/sysctl.orig"
+    while IFS='=' read -r name rule; do [[ -n $rule ]] && sysctl -qw "$name=$rule"; done <"$STATE/sysctl.orig"
     rm -f "$STATE/sysctl.orig"
   fi
-  rm -rf "$STATE/etcd" "$STATE/kubelet" "$STATE/kubelet-pki" "$STATE/cni-ipam" "$STATE/containerd/state"
+  rm -rf "$STATE/etcd" "$STATE/kubelet" "$STATE/kubelet-pki" "$STATE/cni-ipam" "$STATE/containerd/state" \
+    "$STATE/containerd/runc"
   log "down in $((SECONDS - started)) s"
 }
 
@@ -358,5 +347,5 @@ case "${1:-}" in
   load-images) shift; load_images "$@" ;;
   kubectl) shift; kubectl_ "$@" ;;
   env) echo "export KUBECONFIG=$KUBECONFIG_FILE" ;;
-  *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,17p' "$0" >&2; exit 2 ;;
 esac

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cluster_kit import NAMESPACE, PART_OF, call, check, is_error_json, note
+from cluster_kit import NAMESPACE, PART_OF, call, check, is_error_json
 
 STAGE = "5-scale-out"
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,20 +74,11 @@ def remove_volume_folder():
 
 
 def apply_stage(cluster):
-    """`kubectl apply -k kubernetes/stages/5-scale-out`, except on a cluster older than 1.21
-    (policy/v1 PodDisruptionBudgets): there the same objects, the budgets as policy/v1beta1."""
+    """`kubectl apply -k kubernetes/stages/5-scale-out`, with its Secrets and volume first."""
     cluster.create_secret()
     create_postgres_secret(cluster)
     provide_volume(cluster)
-    stage = str(ROOT / "kubernetes/stages" / STAGE)
-    if "policy/v1" in cluster.run("api-versions").split():
-        cluster.run("apply", "-k", stage)
-        return
-    rendered = cluster.run("kustomize", stage)
-    cluster.run("apply", "-f", "-",
-                stdin=rendered.replace("apiVersion: policy/v1\n", "apiVersion: policy/v1beta1\n"))
-    note("this cluster predates policy/v1 (Kubernetes 1.21): `kubectl kustomize`'s output "
-         "applied with the PodDisruptionBudgets as policy/v1beta1")
+    cluster.run("apply", "-k", str(ROOT / "kubernetes/stages" / STAGE))
 
 
 def ready_pods(cluster, app):
@@ -255,8 +246,9 @@ def services_connect_as_their_own_roles(cluster):
 
 def network_policies_admitted(cluster):
     names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
-    check(f"{STAGE}: NetworkPolicies admitted, postgres-network-policy among them",
-          "postgres-network-policy" in names and len(names) == 4, str(names))
+    expected = cluster.declared("networkpolicy", "-k", str(ROOT / "kubernetes/stages" / STAGE))
+    check(f"{STAGE}: NetworkPolicies admitted, those of the stage (postgres-network-policy among them)",
+          "postgres-network-policy" in names and names == expected, str(names))
 
 
 def scale_out_checks(cluster, urls, token):

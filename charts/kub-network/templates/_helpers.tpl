@@ -48,6 +48,20 @@ prometheus.io/path: /metrics
 {{- end }}
 {{- end }}
 
+{{/* The Pods that call auth and the database, users and tasks: a LabelSelector. */}}
+{{- define "kub-network.callersSelector" -}}
+matchExpressions:
+  - key: app.kubernetes.io/name
+    operator: In
+    values:
+      - users
+      - tasks
+  - key: app.kubernetes.io/part-of
+    operator: In
+    values:
+      - kub-network
+{{- end }}
+
 {{/* The NetworkPolicy rule admitting GET /metrics from the scrapers only. */}}
 {{- define "kub-network.metricsIngress" -}}
 - from:
@@ -179,14 +193,5 @@ CKV_K8S_35={{ . }} reads DATABASE_URL only from its environment; the password in
 {{- $values := index (index . 0).Values $service -}}
 {{- if and (gt (int $values.replicas) 1) (not (index . 0).Values.postgres.enabled) -}}
 {{- fail (printf "%s.replicas=%v needs postgres.enabled=true: each replica would keep its own %s on its own emptyDir" $service $values.replicas $service) -}}
-{{- end -}}
-{{- end }}
-
-{{/* policy/v1 (Kubernetes 1.21 on), policy/v1beta1 before. */}}
-{{- define "kub-network.pdbApiVersion" -}}
-{{- if .Capabilities.APIVersions.Has "policy/v1" -}}
-policy/v1
-{{- else -}}
-policy/v1beta1
 {{- end -}}
 {{- end }}

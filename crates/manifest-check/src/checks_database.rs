@@ -156,6 +156,20 @@ impl<'a> Model<'a> {
         Ok(())
     }
 
+    /// The database container `DATABASE_URL` leads to, if it leads to one.
+    pub(super) fn database_backend(&self, container: &Container) -> Option<&Container<'a>> {
+        let Some(Ok(raw)) = container.var(DATABASE_URL) else {
+            return None;
+        };
+        let url = parse_url(raw.trim()).ok()?;
+        let namespace = self.objects[container.workload].namespace();
+        let (service, port) = self
+            .service_port_named("", url.host, url.port, namespace)
+            .ok()?;
+        let (backend, _) = self.service_backend(service, port).ok()?;
+        backend.database.is_some().then_some(backend)
+    }
+
     /// The database's data folder is a subfolder of a volume that outlives the Pod: a
     /// PersistentVolumeClaim (from the StatefulSet's volumeClaimTemplates).
     pub(super) fn check_database_data(

@@ -13,7 +13,9 @@
 //! (from its clap settings), [`PROXIES`] what the frontend's nginx reads and [`DATABASES`] what
 //! the database images need, and [`check`] returns one [`Finding`] per broken link, each naming
 //! the check, the object and what to fix: wiring, and the security the wiring carries (who is
-//! given which key, which ports are public, whose client addresses are believed).
+//! given which key, which ports are public, whose client addresses are believed, which
+//! connections the NetworkPolicies allow in and out), and that every Pod is admissible under the
+//! Pod Security `restricted` profile.
 //! The tests live in `tests/`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,9 +26,11 @@ mod binaries;
 mod checks_auth;
 mod checks_clients;
 mod checks_database;
+mod checks_egress;
 mod checks_frontend;
 mod checks_keys;
 mod checks_metrics;
+mod checks_pod_security;
 mod checks_pods;
 mod checks_roles;
 mod checks_services;
@@ -35,6 +39,8 @@ mod objects;
 mod routes;
 
 pub use binaries::*;
+pub use checks_egress::CLUSTER_DNS;
+pub use checks_pod_security::SAFE_SYSCTLS;
 pub use kustomize::render_stage;
 pub use objects::*;
 pub use routes::served_routes;
@@ -69,6 +75,7 @@ pub const CHECK_DISRUPTION_BUDGET: &str = "disruption-budget";
 pub const CHECK_CALLER_KEYS: &str = "caller-keys";
 pub const CHECK_METRICS: &str = "metrics";
 pub const CHECK_TRUSTED_PROXIES: &str = "trusted-proxies";
+pub const CHECK_POD_SECURITY: &str = "pod-security";
 
 /// The kinds whose Pod template the checks look into.
 pub const WORKLOAD_KINDS: [&str; 2] = ["Deployment", "StatefulSet"];
@@ -423,6 +430,8 @@ pub fn check(objects: &[Object], repo: &Repo) -> Vec<Finding> {
     model.check_service_ports();
     model.check_containers();
     model.check_network_policy();
+    model.check_egress();
+    model.check_pod_security();
     model.check_caller_keys();
     model.check_metrics();
     model.check_trusted_proxies();

@@ -62,7 +62,7 @@ fn the_frontend_stage_renders_the_final_manifests() {
     );
     let rendered = sorted(stage(FRONTEND_STAGE));
     let manifests = sorted(load_dir(&root().join("kubernetes")).expect("kubernetes/*.yaml"));
-    assert_eq!(rendered.len(), 13);
+    assert_eq!(rendered.len(), 16);
     assert_eq!(rendered, manifests);
 }
 
@@ -74,7 +74,7 @@ fn the_dns_stage_renders_the_final_manifests_without_the_frontend_nor_trusted_pr
     // Without the frontend, users-api has no proxy to trust.
     env_list(&mut manifests, "users-deployment").retain(|var| var["name"] != TRUSTED_PROXIES);
     let manifests = sorted(manifests);
-    assert_eq!(rendered.len(), 9);
+    assert_eq!(rendered.len(), 12);
     assert_eq!(rendered, manifests);
 }
 
@@ -117,7 +117,7 @@ fn the_scale_out_stage_runs_users_and_tasks_three_times_on_postgres() {
         BTreeMap::from([
             ("ConfigMap", 1),
             ("Deployment", 3),
-            ("NetworkPolicy", 4),
+            ("NetworkPolicy", 8),
             ("PodDisruptionBudget", 2),
             ("Service", 4),
             ("StatefulSet", 1),
@@ -478,10 +478,39 @@ fn each_scale_out_check_catches_its_typo() {
             },
         ),
         (
-            "postgres without a NetworkPolicy",
+            // The default deny still isolates the database: now nobody gets in.
+            "postgres without its NetworkPolicy",
             CHECK_NETWORK_POLICY,
-            "no NetworkPolicy",
+            "does not admit Deployment/users-deployment",
             |o, _| o.retain(|x| x.name() != "postgres-network-policy"),
+        ),
+        (
+            "users and tasks with no way out to the database",
+            CHECK_NETWORK_POLICY,
+            "no egress rule lets its Pods out to container postgres of StatefulSet/postgres-statefulset",
+            |o, _| o.retain(|x| x.name() != "postgres-clients-network-policy"),
+        ),
+        (
+            "the database let out to auth",
+            CHECK_NETWORK_POLICY,
+            "egress lets its Pods out to container auth of Deployment/auth-deployment",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "auth-clients-network-policy"),
+                    "/spec/podSelector/matchExpressions/0/values",
+                ) = json!(["users", "tasks", "postgres"]);
+            },
+        ),
+        (
+            "postgres running as root",
+            CHECK_POD_SECURITY,
+            "runAsUser is 0",
+            |o, _| {
+                *at(
+                    postgres(o),
+                    "/spec/template/spec/containers/0/securityContext/runAsUser",
+                ) = json!(0);
+            },
         ),
         (
             "the StatefulSet's serviceName misspelt",

@@ -25,9 +25,10 @@ fn kubernetes_manifests_are_wired() {
             count("Service"),
             count("NetworkPolicy")
         ),
-        (4, 5, 4),
-        "kubernetes/*.yaml should hold 4 Deployments, 5 Services, 4 NetworkPolicies \
-         (auth, users, tasks, frontend, and the frontend's headless frontend-pods)"
+        (4, 5, 7),
+        "kubernetes/*.yaml should hold 4 Deployments, 5 Services, 7 NetworkPolicies \
+         (auth, users, tasks, frontend, and the frontend's headless frontend-pods; the default \
+         deny, DNS, and auth's callers' way out)"
     );
     for binary in &BINARIES {
         let runs = objects.iter().any(|o| {
@@ -334,9 +335,10 @@ fn each_check_catches_its_typo() {
             ) = json!(8080);
         }),
         (
+            // The default deny still isolates the auth Pods: now nobody gets in.
             "auth NetworkPolicy selecting other Pods",
             CHECK_NETWORK_POLICY,
-            "no NetworkPolicy",
+            "does not admit Deployment/users-deployment",
             |o, _| {
                 *at(
                     obj(o, "NetworkPolicy", "auth-network-policy"),
@@ -472,6 +474,247 @@ fn each_check_catches_its_typo() {
                     deployment(o, "frontend-deployment"),
                     "/spec/template/spec/containers/0/ports/0/containerPort",
                 ) = json!(80);
+            },
+        ),
+        (
+            "no default deny",
+            CHECK_NETWORK_POLICY,
+            "no default deny",
+            |o, _| o.retain(|x| x.name() != "default-deny-network-policy"),
+        ),
+        (
+            "a default deny for ingress only",
+            CHECK_NETWORK_POLICY,
+            "no default deny",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "default-deny-network-policy"),
+                    "/spec/policyTypes",
+                ) = json!(["Ingress"]);
+            },
+        ),
+        (
+            "users and tasks with no way out to auth",
+            CHECK_NETWORK_POLICY,
+            "no egress rule lets its Pods out to container auth of Deployment/auth-deployment",
+            |o, _| o.retain(|x| x.name() != "auth-clients-network-policy"),
+        ),
+        (
+            "the callers' way out to auth on the wrong port",
+            CHECK_NETWORK_POLICY,
+            "on TCP 80, which it calls",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "auth-clients-network-policy"),
+                    "/spec/egress/0/ports/0/port",
+                ) = json!(8080);
+            },
+        ),
+        (
+            "the frontend with no way out to tasks",
+            CHECK_NETWORK_POLICY,
+            "out to container tasks of Deployment/tasks-deployment",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "frontend-network-policy"),
+                    "/spec/egress",
+                )
+                .as_array_mut()
+                .unwrap()
+                .truncate(1);
+            },
+        ),
+        (
+            "no DNS",
+            CHECK_NETWORK_POLICY,
+            "ask the cluster DNS",
+            |o, _| o.retain(|x| x.name() != "dns-network-policy"),
+        ),
+        (
+            "DNS over UDP only",
+            CHECK_NETWORK_POLICY,
+            "on TCP 53",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "dns-network-policy"),
+                    "/spec/egress/0/ports",
+                )
+                .as_array_mut()
+                .unwrap()
+                .truncate(1);
+            },
+        ),
+        (
+            "DNS asked of kube-system's every Pod but the DNS",
+            CHECK_NETWORK_POLICY,
+            "ask the cluster DNS",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "dns-network-policy"),
+                    "/spec/egress/0/to/0/podSelector/matchLabels/k8s-app",
+                ) = json!("coredns");
+            },
+        ),
+        (
+            "an egress rule to every address",
+            CHECK_NETWORK_POLICY,
+            "to any address",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "frontend-network-policy"),
+                    "/spec/egress",
+                )
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"ports": [{"protocol": "TCP", "port": 443}]}));
+            },
+        ),
+        (
+            "an egress rule to an address range",
+            CHECK_NETWORK_POLICY,
+            "with an ipBlock",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "auth-clients-network-policy"),
+                    "/spec/egress/0/to",
+                )
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"ipBlock": {"cidr": "0.0.0.0/0"}}));
+            },
+        ),
+        (
+            "the frontend let out to auth, which it never calls",
+            CHECK_NETWORK_POLICY,
+            "on TCP 80, which they never call",
+            |o, _| {
+                at(
+                    obj(o, "NetworkPolicy", "frontend-network-policy"),
+                    "/spec/egress",
+                )
+                .as_array_mut()
+                .unwrap()
+                .push(json!({
+                    "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "auth"}}}],
+                    "ports": [{"protocol": "TCP", "port": 80}],
+                }));
+            },
+        ),
+        (
+            "users let out to tasks' /metrics",
+            CHECK_NETWORK_POLICY,
+            "on TCP 9090, which they never call",
+            |o, _| {
+                *at(
+                    obj(o, "NetworkPolicy", "auth-clients-network-policy"),
+                    "/spec/egress/0/to/0/podSelector/matchLabels/app.kubernetes.io~1name",
+                ) = json!("tasks");
+                *at(
+                    obj(o, "NetworkPolicy", "auth-clients-network-policy"),
+                    "/spec/egress/0/ports/0/port",
+                ) = json!("metrics");
+            },
+        ),
+        (
+            "a container that may escalate its privileges",
+            CHECK_POD_SECURITY,
+            "allowPrivilegeEscalation",
+            |o, _| {
+                *at(
+                    deployment(o, "users-deployment"),
+                    "/spec/template/spec/containers/0/securityContext/allowPrivilegeEscalation",
+                ) = json!(true);
+            },
+        ),
+        (
+            "a container keeping its capabilities",
+            CHECK_POD_SECURITY,
+            "does not include ALL",
+            |o, _| {
+                at(
+                    deployment(o, "tasks-deployment"),
+                    "/spec/template/spec/containers/0/securityContext",
+                )
+                .as_object_mut()
+                .unwrap()
+                .remove("capabilities");
+            },
+        ),
+        (
+            "a container adding NET_ADMIN",
+            CHECK_POD_SECURITY,
+            "adds capability NET_ADMIN",
+            |o, _| {
+                at(
+                    deployment(o, "auth-deployment"),
+                    "/spec/template/spec/containers/0/securityContext/capabilities",
+                )["add"] = json!(["NET_ADMIN"]);
+            },
+        ),
+        (
+            "a Pod without seccomp",
+            CHECK_POD_SECURITY,
+            "no seccompProfile",
+            |o, _| {
+                for pointer in [
+                    "/spec/template/spec/securityContext",
+                    "/spec/template/spec/containers/0/securityContext",
+                ] {
+                    at(deployment(o, "frontend-deployment"), pointer)
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("seccompProfile");
+                }
+            },
+        ),
+        (
+            "a Pod that may run as root",
+            CHECK_POD_SECURITY,
+            "runAsNonRoot is not true",
+            |o, _| {
+                for pointer in [
+                    "/spec/template/spec/securityContext",
+                    "/spec/template/spec/containers/0/securityContext",
+                ] {
+                    at(deployment(o, "auth-deployment"), pointer)
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("runAsNonRoot");
+                }
+            },
+        ),
+        (
+            "a hostPath volume",
+            CHECK_POD_SECURITY,
+            "volume tasks-volume is [\"hostPath\"]",
+            |o, _| {
+                *at(
+                    deployment(o, "tasks-deployment"),
+                    "/spec/template/spec/volumes/0",
+                ) = json!({"name": "tasks-volume", "hostPath": {"path": "/var/tmp/tasks"}});
+            },
+        ),
+        (
+            "the host's network",
+            CHECK_POD_SECURITY,
+            "hostNetwork: true",
+            |o, _| {
+                at(deployment(o, "users-deployment"), "/spec/template/spec")["hostNetwork"] =
+                    json!(true);
+            },
+        ),
+        (
+            "an unsafe sysctl",
+            CHECK_POD_SECURITY,
+            "sysctl net.core.somaxconn",
+            |o, _| {
+                at(
+                    deployment(o, "auth-deployment"),
+                    "/spec/template/spec/securityContext/sysctls",
+                )
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"name": "net.core.somaxconn", "value": "1024"}));
             },
         ),
         ("frontend image typo", CHECK_IMAGES, "none of", |o, _| {
