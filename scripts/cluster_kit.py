@@ -71,8 +71,21 @@ class Cluster:
             time.sleep(0.5)
         raise RuntimeError(f"no Ready {app} Pod within {timeout} s")
 
-    def node_port(self, service):
-        return self.get("service", service)["spec"]["ports"][0]["nodePort"]
+    def node_address(self):
+        """The node's InternalIP, where NodePorts answer (`minikube ip` on minikube; kube-proxy
+        in nftables mode never serves them on 127.0.0.1)."""
+        if not getattr(self, "_node_address", None):
+            node = json.loads(self.run("get", "nodes", "-o", "json"))["items"][0]
+            self._node_address = next(a["address"] for a in node["status"]["addresses"]
+                                      if a["type"] == "InternalIP")
+        return self._node_address
+
+    def node_url(self, node_port):
+        return f"http://{self.node_address()}:{node_port}"
+
+    def service_url(self, service):
+        """http://NODE:PORT of a NodePort or LoadBalancer Service's first port."""
+        return self.node_url(self.get("service", service)["spec"]["ports"][0]["nodePort"])
 
     def clean(self):
         """Deletes everything of the project in the namespace, the Secrets, and stage 5's

@@ -2,7 +2,7 @@
 # A real single-node Kubernetes on this machine, for the lesson's end-to-end test, built from Go
 # modules (scripts/test-bed-build.sh; versions in test-bed/*/go.mod): etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet (containerd 2 + runc, CNI bridge), kube-proxy
-# (iptables mode), CoreDNS as the cluster DNS (a Deployment in kube-system behind Service
+# (nftables mode), CoreDNS as the cluster DNS (a Deployment in kube-system behind Service
 # kube-dns, as kubeadm runs it) and kube-router enforcing NetworkPolicies (firewall only; test
 # bed only, see test-bed/kube-router/README.md). No registry is used: images go in with
 # `load-images`. Needs root.
@@ -27,7 +27,12 @@
 #     Hostname; the API server itself listens on the Pod bridge's address, so that Pods (CoreDNS)
 #     reach it through the `kubernetes` Service;
 #   - a dockerd on the machine sets FORWARD's policy to DROP: ACCEPT rules for the Pod bridge,
-#     appended after kube-router's, which must see the packets first.
+#     appended after kube-router's, which must see the packets first;
+#   - kube-router rewrites iptables' whole filter table from a snapshot on every sync
+#     (iptables-save, then iptables-restore without --noflush), undoing whatever kube-proxy wrote
+#     in between; an iptables-mode kube-proxy would not notice for up to an hour. kube-proxy runs
+#     in nftables mode, in a table of its own. Its NodePorts answer on the node's address
+#     ($NODE_ADDRESS), never on 127.0.0.1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,7 +52,7 @@ PAUSE_IMAGE=kub-network.local/pause:3.10.2
 COREDNS_IMAGE=kub-network.local/coredns:bed
 KUBECONFIG_FILE=$STATE/admin.kubeconfig
 MODULES=(kubernetes etcd containerd runc cni-plugins coredns kube-router)
-RUNTIME_PACKAGES=(iptables ipset openssl conntrack)
+RUNTIME_PACKAGES=(iptables ipset nftables openssl conntrack)
 # Stopped in this order by `down`.
 PROCESSES=(kube-router kube-proxy kubelet scheduler controller-manager apiserver etcd containerd)
 
@@ -137,12 +142,18 @@ up() {
   # kubelet and kube-proxy change these; `down` puts them back. Kept from a failed `up` too.
   local key
   [[ -f $STATE/sysctl.orig ]] || for key in vm.overcommit_memory vm.panic_on_oom kernel.panic \
-      kernel.panic_on_oops net.ipv4.ip_forward net.ipv4.conf.all.route_localnet net.bridge.bridge-nf-call-iptables; do
+      kernel.panic_on_oops net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables; do
     echo "$key=$(sysctl -n "$key" 2>/dev/null || echo)"
   done >"$STATE/sysctl.orig"
   # Pod-to-Pod packets cross the bridge, not a router: without this, iptables (so kube-router)
   # never sees them.
   sysctl -qw net.bridge.bridge-nf-call-iptables=1 net.ipv4.ip_forward=1
+  # /run/netns a shared mount of its own before any Pod's netns is mounted in it, as `ip netns
+  # add` makes it the first time it runs: made later (a test's own netns), it hides the Pods'
+  # netns mounts, and containerd can neither unmount nor remove them (Pods stuck Terminating).
+  mkdir -p /run/netns
+  mountpoint -q /run/netns || mount --bind /run/netns /run/netns
+  mount --make-shared /run/netns
   certificates
   ip link show $BRIDGE >/dev/null 2>&1 || ip link add $BRIDGE type bridge
   ip addr show dev $BRIDGE | grep -q "inet $NODE_ADDRESS/" || ip addr add "$NODE_ADDRESS/${POD_CIDR#*/}" dev $BRIDGE
@@ -247,9 +258,9 @@ clusterDNS: [$DNS_SERVICE_IP]
 clusterDomain: cluster.local
 EOF
   start kubelet "$BIN/kubelet" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/node.kubeconfig" \
-    --hostname-override=localhost --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet-pki"
+    --hostname-override=localhost --node-ip=$NODE_ADDRESS --root-dir="$STATE/kubelet" --cert-dir="$STATE/kubelet-pki"
   start kube-proxy "$BIN/kube-proxy" --kubeconfig="$STATE/proxy.kubeconfig" --hostname-override=localhost \
-    --proxy-mode=iptables --cluster-cidr=$POD_CIDR --bind-address=127.0.0.1 \
+    --proxy-mode=nftables --nodeport-addresses=$NODE_ADDRESS/32 --cluster-cidr=$POD_CIDR --bind-address=127.0.0.1 \
     --metrics-bind-address=127.0.0.1:10249 --healthz-bind-address=127.0.0.1:10256 --conntrack-max-per-core=0
   wait_for 120 "the node's Ready condition" sh -c "'$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get nodes | grep -q ' Ready'"
 
@@ -322,7 +333,9 @@ down() {
     for chain in $(iptables -t $table -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do iptables -t $table -F "$chain"; done
     for chain in $(iptables -t $table -S 2>/dev/null | awk '/^-N (KUBE-|CNI-)/ {print $2}'); do iptables -t $table -X "$chain"; done
   done
-  # kube-router's sets (its chains went above with the KUBE- prefix).
+  # kube-proxy's table, and kube-router's sets (its chains went above with the KUBE- prefix).
+  nft delete table ip kube-proxy 2>/dev/null
+  nft delete table ip6 kube-proxy 2>/dev/null
   for name in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|TMP-)'); do ipset destroy "$name" 2>/dev/null; done
   ip link del $BRIDGE 2>/dev/null
   local mounts=("$STATE/")
