@@ -27,6 +27,31 @@ def is_error_json(body):
     return isinstance(body, dict) and isinstance(body.get("message"), str)
 
 
+def watch_outage(probes, healthy, done, seconds, down=None):
+    """Calls each probe in turn every 50 ms until done(unavailable, healed) or `seconds`.
+    unavailable: each service's first 503 JSON message (starting from `down`, what an earlier
+    watch saw: a probe in flight while the outage ends may wait it out and answer as usual);
+    healed: the second at which it answered as usual (healthy[app]) again after one; other: every
+    other answer (a status, or "no answer" in the probe's timeout)."""
+    started = time.time()
+    unavailable, healed, other = dict(down or {}), {}, {}
+    while time.time() - started < seconds and not done(unavailable, healed):
+        for app, probe in probes.items():
+            try:
+                status, body = probe()
+            except OSError:
+                status, body = "no answer", None
+            if status == 503 and is_error_json(body):
+                unavailable.setdefault(app, body["message"])
+            elif status == healthy[app]:
+                if app in unavailable:
+                    healed.setdefault(app, round(time.time() - started, 1))
+            else:
+                other.setdefault(app, set()).add(status)
+        time.sleep(0.05)
+    return unavailable, healed, other
+
+
 PART_OF = "app.kubernetes.io/part-of=kub-network"
 # The Secrets of the README, each with the one key it is created with: auth's signing secret,
 # and each caller's own key for auth (users-api's, tasks-api's; auth reads both).

@@ -51,7 +51,7 @@ import traceback
 from pathlib import Path
 
 from cluster_kit import (NAMESPACE, PART_OF, RESULTS, SECRETS, Cluster, call, check, is_error_json,
-                         note, wait_answering, wait_auth_reachable)
+                         note, wait_answering, wait_auth_reachable, watch_outage)
 from service_kit import NoHandshake, poll
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 from k8s_security import metrics_off_the_public_path, network_route_off, only_users_api_gets_tokens
@@ -298,29 +298,6 @@ def auth_probes(urls, token):
     return probes, {"users": 401, "tasks": 200}
 
 
-def watch_auth_outage(probes, healthy, done, seconds):
-    """Probes users and tasks every 50 ms until done(unavailable, healed) or `seconds`.
-    unavailable: each service's first 503 JSON message; healed: the second at which it answered
-    as usual again after one; other: every other answer (a status, or "no answer" in 5 s)."""
-    started = time.time()
-    unavailable, healed, other = {}, {}, {}
-    while time.time() - started < seconds and not done(unavailable, healed):
-        for app, probe in probes.items():
-            try:
-                status, body = probe()
-            except OSError:
-                status, body = "no answer", None
-            if status == 503 and is_error_json(body):
-                unavailable.setdefault(app, body["message"])
-            elif status == healthy[app]:
-                if app in unavailable:
-                    healed.setdefault(app, round(time.time() - started, 1))
-            else:
-                other.setdefault(app, set()).add(status)
-        time.sleep(0.05)
-    return unavailable, healed, other
-
-
 def auth_outage_gives_503_then_heals(cluster, urls, token):
     """The one auth Pod deleted: since Kubernetes 1.28 kube-proxy keeps sending to a terminating
     Pod that still serves (SHUTDOWN_DELAY) while no other is Ready, so users and tasks may see no
@@ -333,7 +310,7 @@ def auth_outage_gives_503_then_heals(cluster, urls, token):
     deleted = time.time()
     old_gone = lambda *_: all(p["metadata"]["name"] != old for p in
                               cluster.get("pods", "-l", f"app.kubernetes.io/name=auth,{PART_OF}")["items"])
-    unavailable, _, other = watch_auth_outage(probes, healthy, old_gone, 90)
+    unavailable, _, other = watch_outage(probes, healthy, old_gone, 90)
     new = cluster.ready_pod("auth", other_than=old)["metadata"]["name"]
     answers = {app: probe()[0] for app, probe in probes.items()}
     check("final: auth Pod deleted: users and tasks answer as usual or 503 JSON, never an error, "
@@ -344,13 +321,13 @@ def auth_outage_gives_503_then_heals(cluster, urls, token):
           f"other answers {other}; now {answers}")
 
     cluster.run("scale", "-n", NAMESPACE, "deployment/auth-deployment", "--replicas=0")
-    unavailable, _, other = watch_auth_outage(
+    unavailable, _, other = watch_outage(
         probes, healthy, lambda down, _: set(down) == set(probes), 90)
     check("final: auth scaled to 0: users and tasks answer 503 JSON, never an error",
           set(unavailable) == set(probes) and not other, f"{unavailable}; other answers {other}")
     cluster.run("scale", "-n", NAMESPACE, "deployment/auth-deployment", "--replicas=1")
-    _, healed, other = watch_auth_outage(
-        probes, healthy, lambda _, up: set(up) == set(probes), 120)
+    _, healed, other = watch_outage(
+        probes, healthy, lambda _, up: set(up) == set(probes), 120, down=unavailable)
     check("final: ... back at 1: both heal once the auth Pod is Ready",
           set(healed) == set(probes) and not other,
           f"healed after {healed} s; other answers {other}")

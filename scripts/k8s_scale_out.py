@@ -9,8 +9,8 @@ a PersistentVolumeClaim). After the walk-through and GET /network of every scena
     them, name at least two different Pods;
   - the data is shared: a user signed up through one users Pod logs in through the others, a
     task stored through one tasks Pod is listed by the others (Pod IPs, straight from the node);
-  - the data survives the database Pod: deleted, the StatefulSet recreates it on the same claim,
-    users and tasks answer 503 (or have no Ready Pod) meanwhile and heal without restarting, the
+  - the data survives the database Pod: deleted, the StatefulSet recreates it on the same claim;
+    scaled to 0, users and tasks answer 503 JSON; back at 1 they heal without restarting, the
     task still there.
 
 This cluster has no volume provisioner (minikube has a default StorageClass): the test, not the
@@ -26,7 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cluster_kit import NAMESPACE, PART_OF, call, check, is_error_json
+from cluster_kit import NAMESPACE, PART_OF, call, check, note, watch_outage
+from service_kit import poll
 
 STAGE = "5-scale-out"
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ CLAIM = "postgres-data-postgres-statefulset-0"
 VOLUME = "kub-network-postgres-volume"
 VOLUME_DIR = Path(tempfile.gettempdir()) / "kub-network-postgres-volume"
 POSTGRES_POD = "postgres-statefulset-0"
+PORTS = {"users": 8080, "tasks": 8000}
 POSTGRES_UID = 999
 # postgres-secret's keys: the superuser's password, and those of the roles users and tasks use.
 DATABASE_PASSWORDS = ("POSTGRES_PASSWORD", "USERS_DB_PASSWORD", "TASKS_DB_PASSWORD")
@@ -162,59 +164,82 @@ def restarts(cluster):
             for app in ("users", "tasks") for p in cluster.pods(app)}
 
 
-def data_survives_the_database_pod(cluster, urls, token, title):
-    """The database Pod deleted: tasks' GET /tasks and users' /readyz (503 while the database
-    is unreachable), through their Services, until both are back."""
-    before = restarts(cluster)
-    old = cluster.get("pod", POSTGRES_POD)
+def database_probes(urls, token):
+    """tasks' GET /tasks and users' GET /readyz (503 while the database is unreachable), and what
+    each answers while it is reachable."""
     probes = {"tasks": lambda: call("GET", f"{urls['tasks']}/tasks", token=token, timeout=5),
               "users": lambda: call("GET", f"{urls['users']}/readyz", timeout=5)}
+    return probes, {"tasks": 200, "users": 200}
+
+
+def listed_titles(urls, token):
+    status, body = call("GET", f"{urls['tasks']}/tasks", token=token)
+    return [t["title"] for t in body.get("tasks", [])] if status == 200 else []
+
+
+def data_survives_the_database_pod(cluster, urls, token, title):
+    """The database Pod deleted: the StatefulSet recreates it on the same claim; meanwhile users
+    and tasks, through their Services, answer as usual, 503 JSON, or nothing (no Pod of the
+    Service Ready): the outage may be shorter than a probe, so it is not required. Scaled to 0 it
+    is certain: a Pod of each, straight, answers 503 JSON, and heals once the database is back at
+    1. The task is still listed and no users or tasks Pod restarted."""
+    before = restarts(cluster)
+    old = cluster.get("pod", POSTGRES_POD)
+    probes, healthy = database_probes(urls, token)
     cluster.run("delete", "pod", "-n", NAMESPACE, POSTGRES_POD, "--wait=false")
     deleted = time.time()
-    failures, healed, listed = {app: {} for app in probes}, {}, None
-    while time.time() - deleted < 150 and len(healed) < len(probes):
-        for app, probe in probes.items():
-            if app in healed:
-                continue
-            try:
-                status, body = probe()
-            except OSError:
-                status, body = "no connection", None
-            if status == 200 and failures[app]:
-                healed[app] = time.time() - deleted
-                if app == "tasks":
-                    listed = [t["title"] for t in body.get("tasks", [])]
-            elif status != 200:
-                kind = "503 JSON" if status == 503 and is_error_json(body) else str(status)
-                failures[app][kind] = failures[app].get(kind, 0) + 1
-        time.sleep(0.2)
+
+    def back(*_):
+        found = cluster.run("get", "pod", "-n", NAMESPACE, POSTGRES_POD, "-o", "json", check=False)
+        pod = json.loads(found) if found.strip() else None
+        statuses = (pod or {}).get("status", {}).get("containerStatuses") or [{"ready": False}]
+        return pod is not None and pod["metadata"]["uid"] != old["metadata"]["uid"] \
+            and all(s["ready"] for s in statuses)
+
+    unavailable, _, other = watch_outage(probes, healthy, back, 150)
+    other = {app: kinds - {"no answer"} for app, kinds in other.items() if kinds - {"no answer"}}
     new = cluster.get("pod", POSTGRES_POD)
     claim_of = lambda pod: [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"]
                             if "persistentVolumeClaim" in v]
-    ready = all(s["ready"] for s in new["status"].get("containerStatuses") or [{"ready": False}])
     check(f"{STAGE}: the deleted database Pod is recreated by the StatefulSet on the same claim",
-          new["metadata"]["uid"] != old["metadata"]["uid"] and ready
-          and claim_of(new) == claim_of(old) == [CLAIM],
-          f"{POSTGRES_POD} uid {old['metadata']['uid'][:8]} -> {new['metadata']['uid'][:8]}, "
-          f"claim {claim_of(new)}, IP {old['status'].get('podIP')} -> {new['status'].get('podIP')}")
-    # A failure is a 503 JSON (the Pod is up, the database not), or no connection at all (no
-    # Pod of the Service Ready, so no endpoint): never a 500 or a hang.
-    expected = {"503 JSON", "no connection"}
-    check(f"{STAGE}: ... meanwhile tasks and users answer 503 or have no Ready Pod, then heal, "
-          "the task still listed",
-          set(healed) == set(probes) and title in (listed or [])
-          and all(set(kinds) <= expected for kinds in failures.values()),
-          "; ".join(f"{app}: failed {failures[app]}, 200 again "
-                    + (f"after {healed[app]:.1f} s" if app in healed else "never within 150 s")
-                    for app in probes)
-          + (f"; {len(listed)} tasks listed" if listed is not None else ""))
-    status, _ = call("POST", f"{urls['users']}/login",
-                     {"email": f"missing-{secrets.token_hex(4)}@test.com", "password": "testers"})
+          back() and claim_of(new) == claim_of(old) == [CLAIM],
+          f"{POSTGRES_POD} uid {old['metadata']['uid'][:8]} -> {new['metadata']['uid'][:8]} in "
+          f"{time.time() - deleted:.0f} s, claim {claim_of(new)}, IP {old['status'].get('podIP')} "
+          f"-> {new['status'].get('podIP')}")
+    healed = poll(lambda: all(probe()[0] == healthy[app] for app, probe in probes.items()), 60)
+    check(f"{STAGE}: ... meanwhile tasks and users answer as usual, 503 JSON or nothing, never an "
+          "error; then as usual, the task still listed",
+          not other and healed and title in listed_titles(urls, token),
+          f"503 from {sorted(unavailable) or 'neither (shorter than a probe)'}; other answers "
+          f"{other}; as usual again: {bool(healed)}")
+
+    chosen = {app: cluster.ready_pod(app) for app in ("tasks", "users")}
+    one = {app: f"http://{pod['status']['podIP']}:{PORTS[app]}" for app, pod in chosen.items()}
+    probes, healthy = database_probes(one, token)
+    statefulset = "statefulset/postgres-statefulset"
+    cluster.run("scale", "-n", NAMESPACE, statefulset, "--replicas=0")
+    unavailable, _, other = watch_outage(probes, healthy, lambda down, _: set(down) == set(probes), 90)
+    check(f"{STAGE}: database scaled to 0: a tasks and a users Pod answer 503 JSON, never an error",
+          set(unavailable) == set(probes) and not other, f"{unavailable}; other answers {other}")
+    cluster.run("scale", "-n", NAMESPACE, statefulset, "--replicas=1")
+    _, healed, other = watch_outage(probes, healthy, lambda _, up: set(up) == set(probes), 150,
+                                    down=unavailable)
+    check(f"{STAGE}: ... back at 1: both heal, the task still listed",
+          set(healed) == set(probes) and not other and title in listed_titles(one, token),
+          f"healed after {healed} s; other answers {other}")
+    for app in set(probes) - set(healed):
+        pod = chosen[app]["metadata"]["name"]
+        for line in cluster.run("logs", "-n", NAMESPACE, pod, "--tail=6", check=False).splitlines():
+            note(f"{pod}: {line[:600]}")
+
+    # Through the Service again once its Pods are Ready (their readiness probe failed meanwhile).
+    unknown = {"email": f"missing-{secrets.token_hex(4)}@test.com", "password": "testers"}
+    answers = poll(lambda: call("POST", f"{urls['users']}/login", unknown)[0] == 401, 60)
     after = restarts(cluster)
     check(f"{STAGE}: ... without restarting any users or tasks Pod",
-          after == before and status == 401,
+          after == before and answers,
           f"{len(after)} Pods, restarts {sum(before.values())} -> {sum(after.values())}; "
-          f"users answers {status} to an unknown login")
+          f"users-service answers 401 to an unknown login: {answers}")
 
 
 def psql(cluster, user, sql):
