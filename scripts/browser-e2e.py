@@ -3,6 +3,8 @@
 
   scripts/browser-e2e.py                   starts `dev-stack` (page, users, tasks, auth) itself
   scripts/browser-e2e.py --url URL --mode M   a page already served (compose, the local cluster)
+      [--resolve HOST:ADDRESS] [--ca-file CA]  its host name at that address (stage 7's
+                                              kub-network.test), its certificate verified with CA
 
 Installs what it needs on first use: Playwright into the venv target/browser-venv (PyPI; its own
 browser download is never used) and, if /usr/bin/chromium is missing, Debian's chromium.
@@ -47,6 +49,20 @@ def ensure_tools():
         subprocess.run([python, "-m", "pip", "install", "-q", "playwright==1.65.2"], check=True)
     if os.path.realpath(sys.prefix) != os.path.realpath(VENV):
         os.execv(python, [python, *sys.argv])
+
+
+def browser_home(workdir, ca_file):
+    """A HOME for chromium whose NSS database trusts `ca_file` to identify web sites (how
+    chromium on Linux learns a CA; certutil from Debian's libnss3-tools)."""
+    if not shutil.which("certutil"):
+        subprocess.run(["bash", os.path.join(ROOT, "scripts/apt-install.sh"), "libnss3-tools"], check=True)
+    home = os.path.join(workdir, "home")
+    nssdb = os.path.join(home, ".pki", "nssdb")
+    os.makedirs(nssdb)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
+    subprocess.run(["certutil", "-A", "-d", f"sql:{nssdb}", "-n", "kub-network local CA", "-t", "C,,",
+                    "-i", ca_file], check=True)
+    return home
 
 
 class Report:
@@ -184,6 +200,8 @@ def main():
     parser.add_argument("--url", help="a page already served (default: start dev-stack)")
     parser.add_argument("--mode", default="dev-stack", help="names the screenshot")
     parser.add_argument("--readme-shot", action="store_true", help="also update docs/images/tasks-page.png")
+    parser.add_argument("--resolve", help="HOST:ADDRESS: the URL's host name at that address")
+    parser.add_argument("--ca-file", help="the CA that verifies the page's certificate")
     args = parser.parse_args()
     ensure_tools()
     from playwright.sync_api import sync_playwright
@@ -197,7 +215,13 @@ def main():
             process, url = start_dev_stack(workdir)
         print(f"browser: {url} ({args.mode}) in {CHROMIUM}", flush=True)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            flags, env = ["--no-sandbox"], dict(os.environ)
+            if args.resolve:
+                host, address = args.resolve.rsplit(":", 1)
+                flags.append(f"--host-resolver-rules=MAP {host} {address}")
+            if args.ca_file:
+                env["HOME"] = browser_home(workdir, args.ca_file)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=flags, env=env)
             page = browser.new_page(viewport={"width": 375, "height": 812})
             page.set_default_timeout(15_000)
             try:

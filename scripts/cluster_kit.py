@@ -113,15 +113,17 @@ class Cluster:
         return self.node_url(self.get("service", service)["spec"]["ports"][0]["nodePort"])
 
     def clean(self):
-        """Deletes everything of the project in the namespace, the Secrets, and stage 5's
-        database claim and the PersistentVolume the test made for it."""
+        """Deletes everything of the project in the namespace and stage 7's cluster-wide objects,
+        the Secrets, and stage 5's database claim and the PersistentVolume the test made for it."""
         if self.helm:
             self.run("uninstall", "kub-network", "-n", NAMESPACE, check=False, tool=self.helm)
-        self.run("delete", "-n", NAMESPACE,
-                 "deployment,statefulset,service,networkpolicy,poddisruptionbudget", "-l", PART_OF,
+        self.run("delete", "-n", NAMESPACE, "deployment,statefulset,service,networkpolicy,"
+                 "poddisruptionbudget,httproute,gateway,serviceaccount", "-l", PART_OF,
+                 "--ignore-not-found", "--wait=false")
+        self.run("delete", "gatewayclass,clusterrole,clusterrolebinding", "-l", PART_OF,
                  "--ignore-not-found", "--wait=false")
         self.run("delete", "-n", NAMESPACE, "secret", *SECRETS, "postgres-secret",
-                 "--ignore-not-found")
+                 "kub-network-tls", "--ignore-not-found")
         delete_pods = lambda: self.run("delete", "-n", NAMESPACE, "pod", "-l", PART_OF,
                                        "--grace-period=1", "--ignore-not-found", "--wait=false")
         delete_pods()

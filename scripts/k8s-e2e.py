@@ -31,6 +31,9 @@ the Pod and its data (scripts/k8s_volume.py).
 Stage 5 (scale-out: three users and tasks replicas on PostgreSQL) also: the Services spread
 requests over the replicas, data written through one Pod is read through the others, and the
 data survives the database Pod (scripts/k8s_scale_out.py).
+Stage 7 (the Gateway: stage 5 and the frontend behind Traefik, HTTPS only) through its one way
+in, https://kub-network.test, verified with a local CA: the walk-through, TLS, the redirect,
+HSTS, 404 for every non-public route, two clients throttled apart (scripts/k8s_gateway.py).
 
 Before all of it the namespace is labelled for Pod Security `restricted`, and a Pod it refuses is
 refused: every Pod of every scenario is then admitted under that profile.
@@ -55,12 +58,14 @@ from cluster_kit import (NAMESPACE, PART_OF, RESULTS, SECRETS, Cluster, call, ch
 from service_kit import NoHandshake, poll
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 from k8s_security import metrics_off_the_public_path, network_route_off, only_users_api_gets_tokens
+import k8s_gateway
 import k8s_scale_out
 import k8s_policy_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGES = ["1-users-alone", "2-pod-internal", "3-pod-to-pod-clusterip", "4-pod-to-pod-dns"]
 SCALE_OUT = k8s_scale_out.STAGE
+GATEWAY = k8s_gateway.STAGE
 # The Secrets each stage needs (kubernetes/README.md creates them all at once): users-api's key
 # from stage 1, auth's secret once auth runs, tasks-api's key once tasks runs (stage 3's auth has
 # no tasks caller, so it starts without it).
@@ -256,17 +261,18 @@ def frontend_proxies(cluster, scenario):
     return url
 
 
-def walk_through_in_a_browser(url):
+def walk_through_in_a_browser(url, scenario="final", through="frontend-service", extra=()):
     """The tasks page's walk-through in chromium (scripts/browser-e2e.py), through the
-    frontend's NodePort from outside the cluster."""
+    frontend's NodePort (stage 7: the Gateway's) from outside the cluster."""
     started = time.time()
     done = subprocess.run([sys.executable, str(ROOT / "scripts/browser-e2e.py"), "--url", f"{url}/",
-                           "--mode", "k8s"], capture_output=True, text=True, timeout=600,
+                           "--mode", "k8s" if scenario == "final" else scenario, *extra],
+                          capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for line in (done.stdout + done.stderr).splitlines():
         note(line)
     last = (done.stdout.strip().splitlines() or ["no output"])[-1]
-    check("final: the tasks page's walk-through in a real browser, through frontend-service",
+    check(f"{scenario}: the tasks page's walk-through in a real browser, through {through}",
           done.returncode == 0, f"{last} ({time.time() - started:.0f} s)")
 
 
@@ -418,6 +424,25 @@ def rollout_under_load(cluster, deployment, request, expected):
           f"{failures}")
 
 
+def run_gateway(cluster):
+    """Stage 7 through its one way in, https://kub-network.test (scripts/k8s_gateway.py)."""
+    cluster.clean()
+    started = time.time()
+    ca_file = k8s_gateway.apply_stage(cluster)
+    cluster.run("wait", "-n", NAMESPACE, "--for=condition=Available", "deployment", "-l", PART_OF,
+                "--timeout=240s")
+    edge, plain = k8s_gateway.edge_urls(cluster, ca_file)
+    k8s_gateway.gateway_accepted(cluster, edge)
+    check(f"{GATEWAY}: users and tasks reach auth (the page's GET /api/*/network)",
+          all(wait_auth_reachable(f"{edge}/api/{app}", 60) for app in ("users", "tasks")),
+          f"{time.time() - started:.1f} s")
+    token = walk_through(GATEWAY, edge, edge)
+    k8s_gateway.gateway_checks(cluster, edge, plain, ca_file, token)
+    walk_through_in_a_browser(edge, GATEWAY, "the Gateway over HTTPS (the CA trusted by chromium)",
+                              ["--resolve", f"{k8s_gateway.HOST}:{cluster.node_address()}",
+                               "--ca-file", str(ca_file)])
+
+
 def network_policies_admitted(cluster):
     names = sorted(p["metadata"]["name"] for p in cluster.get("networkpolicies", "-l", PART_OF)["items"])
     expected = cluster.declared("networkpolicy", "-f", str(ROOT / "kubernetes"))
@@ -432,11 +457,11 @@ def main():
     parser.add_argument("--kubectl", default="kubectl")
     parser.add_argument("--helm", default=None, help="helm binary; without it the chart is skipped")
     parser.add_argument("--only", nargs="*",
-                        help=f"scenarios to run: stage names ({SCALE_OUT} too), final, helm")
+                        help=f"scenarios to run: stage names ({SCALE_OUT}, {GATEWAY} too), final, helm")
     args = parser.parse_args()
     cluster = Cluster(args.kubectl, args.helm)
-    wanted = args.only or [*STAGES, SCALE_OUT, "final", "helm"]
-    unknown = set(wanted) - {*STAGES, SCALE_OUT, "final", "helm"}
+    wanted = args.only or [*STAGES, SCALE_OUT, GATEWAY, "final", "helm"]
+    unknown = set(wanted) - {*STAGES, SCALE_OUT, GATEWAY, "final", "helm"}
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}")
     started = time.time()
@@ -475,6 +500,14 @@ def main():
                 cluster.clean()
                 k8s_scale_out.remove_volume_folder()
             note(f"{SCALE_OUT}: {time.time() - started_stage:.0f} s")
+        if GATEWAY in wanted:
+            started_stage = time.time()
+            try:
+                run_gateway(cluster)
+            finally:
+                cluster.clean()
+                k8s_scale_out.remove_volume_folder()
+            note(f"{GATEWAY}: {time.time() - started_stage:.0f} s")
         if "final" in wanted:
             urls, token = run_scenario(cluster, "final", apply_final)
             network_policies_admitted(cluster)

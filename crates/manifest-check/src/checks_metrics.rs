@@ -28,6 +28,9 @@ impl Container<'_> {
 
     /// Every port a process of this container listens on.
     pub(super) fn listen_ports(&self) -> Vec<u16> {
+        if self.gateway.is_some() {
+            return self.entry_point_ports();
+        }
         let metrics = self.metrics_port().and_then(Result::ok);
         self.listen_port().ok().into_iter().chain(metrics).collect()
     }

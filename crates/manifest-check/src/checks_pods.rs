@@ -19,15 +19,20 @@ impl Model<'_> {
                 self.check_database_container(container, database, &at);
                 continue;
             }
+            if let Some(gateway) = container.gateway {
+                self.check_gateway_container(container, gateway, &at);
+                continue;
+            }
             let Some(binary) = container.binary else {
                 self.fail(
                     CHECK_IMAGES,
                     format!(
-                        "{at}: image {} is none of {:?}, {:?} nor {:?}",
+                        "{at}: image {} is none of {:?}, {:?}, {:?} nor a Gateway of {:?}",
                         container.spec["image"],
                         BINARIES.map(|binary| binary.image),
                         PROXIES.map(|proxy| proxy.image),
-                        DATABASES.map(|database| database.image)
+                        DATABASES.map(|database| database.image),
+                        GATEWAY_IMPLEMENTATIONS.map(|gateway| gateway.repository)
                     ),
                 );
                 continue;

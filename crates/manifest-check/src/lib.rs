@@ -1,7 +1,7 @@
 //! Offline wiring checks of kubernetes/*.yaml and of every stage under kubernetes/stages/
-//! against the three binaries and the frontend's nginx: the typos that `kubernetes-validate`
-//! and `checkov` cannot see (ports, variables, routes, selectors, where the frontend proxies
-//! to, the database URL).
+//! against the three binaries, the frontend's nginx and stage 7's Gateway: the typos that
+//! `kubernetes-validate` and `checkov` cannot see (ports, variables, routes, selectors, where the
+//! frontend proxies to, where the HTTPRoutes send, the database URL).
 //!
 //! They need to know what the binaries listen on, which variables they read and which routes
 //! they serve.
@@ -28,6 +28,7 @@ mod checks_clients;
 mod checks_database;
 mod checks_egress;
 mod checks_frontend;
+mod checks_gateway;
 mod checks_keys;
 mod checks_metrics;
 mod checks_pod_security;
@@ -76,6 +77,7 @@ pub const CHECK_CALLER_KEYS: &str = "caller-keys";
 pub const CHECK_METRICS: &str = "metrics";
 pub const CHECK_TRUSTED_PROXIES: &str = "trusted-proxies";
 pub const CHECK_POD_SECURITY: &str = "pod-security";
+pub const CHECK_ROUTES: &str = "routes";
 
 /// The kinds whose Pod template the checks look into.
 pub const WORKLOAD_KINDS: [&str; 2] = ["Deployment", "StatefulSet"];
@@ -95,6 +97,8 @@ struct Container<'a> {
     /// The frontend's nginx, when it runs that image instead of a binary.
     proxy: Option<&'static Proxy>,
     database: Option<&'static Database>,
+    /// A Gateway API implementation (stage 7's edge).
+    gateway: Option<&'static GatewayImplementation>,
 }
 
 impl Container<'_> {
@@ -134,6 +138,13 @@ impl Container<'_> {
         }
         if let Some(database) = self.database {
             return Ok(database.port);
+        }
+        if let Some(gateway) = self.gateway {
+            return Err(format!(
+                "{} listens on the ports of its entry points, {:?}, not on one",
+                gateway.name,
+                self.entry_point_ports()
+            ));
         }
         let binary = self
             .binary
@@ -273,6 +284,7 @@ impl<'a> Model<'a> {
                         binary: image.and_then(binary_for_image),
                         proxy: image.and_then(proxy_for_image),
                         database: image.and_then(database_for_image),
+                        gateway: image.and_then(gateway_for_image),
                     });
                 }
             }
@@ -401,6 +413,20 @@ impl<'a> Model<'a> {
                     )
                 })?
         };
+        if container.gateway.is_some() {
+            return if container.entry_point_ports().contains(&declared) {
+                Ok((container, declared))
+            } else {
+                Err(format!(
+                    "{} port {}: targetPort {target} is container port {declared} of {}, which \
+                     is none of its entry points {:?}",
+                    service.id(),
+                    port["port"],
+                    self.where_(container),
+                    container.entry_point_ports()
+                ))
+            };
+        }
         let listens = container
             .listen_port()
             .map_err(|error| format!("{}: {error}", self.where_(container)))?;
@@ -435,6 +461,7 @@ pub fn check(objects: &[Object], repo: &Repo) -> Vec<Finding> {
     model.check_caller_keys();
     model.check_metrics();
     model.check_trusted_proxies();
+    model.check_routes();
     model.check_replicas();
     model.check_disruption_budgets();
     model.findings
