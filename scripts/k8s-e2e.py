@@ -221,11 +221,25 @@ def still_works_after_rollout_restart(cluster, scenario, urls):
     cluster.run("rollout", "restart", "-n", NAMESPACE, *[f"deployment/{d}" for d in deployments])
     for deployment in deployments:
         cluster.run("rollout", "status", "-n", NAMESPACE, f"deployment/{deployment}", "--timeout=180s")
-    check(f"{scenario}: rollout restart of {', '.join(deployments)}: every new Pod Ready",
-          all(wait_answering(url) for url in urls.values())
+    # `rollout status` is done once the new Pods are Ready; each old one serves on for
+    # SHUTDOWN_DELAY while kube-proxy catches up, and may still get a request (a signup on the
+    # old Pod's emptyDir, then a login on the new one, is 401). The walk-through starts once they
+    # are gone.
+    gone = poll(lambda: all(old_pods_gone(cluster, d) for d in deployments), 90, every=0.5)
+    check(f"{scenario}: rollout restart of {', '.join(deployments)}: every new Pod Ready, the old "
+          "ones gone", gone and all(wait_answering(url) for url in urls.values())
           and all(wait_auth_reachable(url) for url in urls.values()),
           f"{time.time() - started:.0f} s")
     walk_through(f"{scenario}, after rollout restart", urls["users"], urls.get("tasks"))
+
+
+def old_pods_gone(cluster, deployment):
+    """No Pod of the Deployment is terminating, and it has as many as it wants."""
+    spec = cluster.get("deployment", deployment)["spec"]
+    selector = ",".join(f"{k}={v}" for k, v in spec["selector"]["matchLabels"].items())
+    pods = cluster.get("pods", "-l", selector)["items"]
+    return len(pods) == spec.get("replicas", 1) and not any(
+        p["metadata"].get("deletionTimestamp") for p in pods)
 
 
 def frontend_proxies(cluster, scenario):
