@@ -103,10 +103,17 @@ start() { # name command...: in the background, logging to $LOGS/name.log
   nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/$name.pid"
 }
-running() { [[ -f $STATE/$1.pid ]] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
+# Alive and ours: a pid file left by a killed cluster may name an unrelated process by now.
+running() {
+  local pid; pid=$(cat "$STATE/$1.pid" 2>/dev/null) || return 1
+  [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(realpath "$BIN")"/* ]]
+}
 wait_for() { # seconds what command...
-  local seconds=$1 what=$2 _; shift 2
+  local seconds=$1 what=$2 _ name; shift 2
   for _ in $(seq "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  for name in "${PROCESSES[@]}"; do
+    [[ -f $STATE/$name.pid ]] && ! running "$name" && { log "$name has exited; the end of $LOGS/$name.log:"; tail -n 15 "$LOGS/$name.log" >&2; }
+  done
   die "$what did not happen within $seconds s; logs in $LOGS"
 }
 
@@ -171,6 +178,12 @@ up() {
   built || die "not built yet: run \`$0 build\` first (~30 min, once)"
   "$ROOT/scripts/apt-install.sh" "${RUNTIME_PACKAGES[@]}"
   if running apiserver; then log "already up"; echo "export KUBECONFIG=$KUBECONFIG_FILE"; return; fi
+  # A cluster whose processes were killed (a session's end, a reboot) leaves its rules, mounts,
+  # shims' state and sockets behind: take them down first.
+  if compgen -G "$STATE/*.pid" >/dev/null || [[ -d $STATE/etcd ]]; then
+    log "a cluster that was not taken down is left over: cleaning up first"
+    down; set -euo pipefail
+  fi
   local started=$SECONDS _
   mkdir -p "$STATE"/{etcd,containerd,cni} "$LOGS"
   # kubelet and kube-proxy change these; `down` puts them back. Kept from a failed `up` too.
@@ -263,8 +276,9 @@ EOF
   "ipam":{"type":"host-local","dataDir":"$STATE/cni-ipam","ranges":[[{"subnet":"$POD_CIDR","gateway":"$NODE_ADDRESS"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
  {"type":"portmap","capabilities":{"portMappings":true}}]}
 EOF
+  rm -f "$STATE/containerd/containerd.sock"   # a stale one would pass for a listening one
   start containerd env PATH="$BIN:$PATH" "$BIN/containerd" --config "$STATE/containerd/config.toml"
-  wait_for 30 "containerd's socket" test -S "$STATE/containerd/containerd.sock"
+  wait_for 30 "containerd's API" ctr_ version
   bed_images
 
   # After Docker's rules and after kube-router's jump (which it keeps first): let the bridge's
@@ -330,7 +344,7 @@ stop_process() { # name: SIGTERM, then wait until it is gone
   local name=$1 pid state _
   [[ -f $STATE/$name.pid ]] || return 0
   pid=$(cat "$STATE/$name.pid")
-  if kill "$pid" 2>/dev/null; then
+  if running "$name" && kill "$pid" 2>/dev/null; then
     for _ in $(seq 60); do
       state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
       [[ -z $state || $state == Z ]] && break
