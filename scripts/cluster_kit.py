@@ -65,12 +65,13 @@ class Cluster:
     def __init__(self, kubectl, helm):
         self.kubectl, self.helm = kubectl, helm
 
-    def run(self, *args, stdin=None, check=True, tool=None):
+    def run(self, *args, stdin=None, check=True, tool=None, both=False):
+        """The command's stdout; with `both`, the whole CompletedProcess."""
         done = subprocess.run([tool or self.kubectl, *args], input=stdin, capture_output=True,
                               text=True, timeout=300)
         if check and done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
-        return done.stdout
+        return done if both else done.stdout
 
     def get(self, *args):
         return json.loads(self.run("get", "-n", NAMESPACE, *args, "-o", "json"))
@@ -113,12 +114,14 @@ class Cluster:
         return self.node_url(self.get("service", service)["spec"]["ports"][0]["nodePort"])
 
     def clean(self):
-        """Deletes everything of the project in the namespace and stage 7's cluster-wide objects,
-        the Secrets, and stage 5's database claim and the PersistentVolume the test made for it."""
+        """Deletes everything of the project in the namespace (autoscalers too: one left behind
+        would scale the next scenario's Deployment) and stage 7's cluster-wide objects, the
+        Secrets, and stage 5's database claim and the PersistentVolume the test made for it."""
         if self.helm:
             self.run("uninstall", "kub-network", "-n", NAMESPACE, check=False, tool=self.helm)
         self.run("delete", "-n", NAMESPACE, "deployment,statefulset,service,networkpolicy,"
-                 "poddisruptionbudget,httproute,gateway,serviceaccount", "-l", PART_OF,
+                 "poddisruptionbudget,horizontalpodautoscaler,httproute,gateway,serviceaccount,"
+                 "configmap,ingress", "-l", PART_OF,
                  "--ignore-not-found", "--wait=false")
         self.run("delete", "gatewayclass,clusterrole,clusterrolebinding", "-l", PART_OF,
                  "--ignore-not-found", "--wait=false")

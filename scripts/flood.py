@@ -106,8 +106,10 @@ HALF_OPEN_FILE_LIMIT = 1024
 HEADER_READ_TIMEOUT_S = 3
 # (b) Every kept connection must be closed by the service within the header timeout plus this.
 CLOSE_SLACK_S = 1.0
-# (a), (c) GET /tasks must be served within this while the half-open connections are open.
-HALF_OPEN_SERVE_MAX_S = 1.0
+# (a), (c) GET /tasks must be served within this while the half-open connections are open: below
+# HEADER_READ_TIMEOUT_S (so not served only once they are closed), with room for one SYN
+# retransmission (Linux's first is after 1 s) while the 2,000 fill the listen backlog (CI: 1,020 ms).
+HALF_OPEN_SERVE_MAX_S = 2.0
 # The incomplete head: no blank line after the headers, so it never completes.
 HALF_OPEN_HEAD = b"GET /tasks HTTP/1.1\r\nHost: x\r\n"
 # Watch the half-open sockets this much longer than the limit, to measure a slow close too.

@@ -34,6 +34,8 @@ data survives the database Pod (scripts/k8s_scale_out.py).
 Stage 7 (the Gateway: stage 5 and the frontend behind Traefik, HTTPS only) through its one way
 in, https://kub-network.test, verified with a local CA: the walk-through, TLS, the redirect,
 HSTS, 404 for every non-public route, two clients throttled apart (scripts/k8s_gateway.py).
+Last, the chart with gateway.enabled behind stage 7's Traefik, and its `helm test`
+(scripts/k8s_helm_gateway.py).
 
 Before all of it the namespace is labelled for Pod Security `restricted`, and a Pod it refuses is
 refused: every Pod of every scenario is then admitted under that profile.
@@ -59,6 +61,7 @@ from service_kit import NoHandshake, poll
 from k8s_volume import full_volume_answers_507_without_eviction, without_budget_the_pod_is_evicted
 from k8s_security import metrics_off_the_public_path, network_route_off, only_users_api_gets_tokens
 import k8s_gateway
+import k8s_helm_gateway
 import k8s_scale_out
 import k8s_policy_matrix
 
@@ -455,6 +458,9 @@ def run_gateway(cluster):
     walk_through_in_a_browser(edge, GATEWAY, "the Gateway over HTTPS (the CA trusted by chromium)",
                               ["--resolve", f"{k8s_gateway.HOST}:{cluster.node_address()}",
                                "--ca-file", str(ca_file)])
+    # Last: Pods come and go on the node meanwhile, and chromium gives up a page load on the
+    # network interfaces they add and remove (net::ERR_NETWORK_CHANGED).
+    k8s_gateway.autoscaling_rises_and_falls(cluster, edge, token)
 
 
 def network_policies_admitted(cluster):
@@ -471,11 +477,13 @@ def main():
     parser.add_argument("--kubectl", default="kubectl")
     parser.add_argument("--helm", default=None, help="helm binary; without it the chart is skipped")
     parser.add_argument("--only", nargs="*",
-                        help=f"scenarios to run: stage names ({SCALE_OUT}, {GATEWAY} too), final, helm")
+                        help=f"scenarios to run: stage names ({SCALE_OUT}, {GATEWAY} too), final, helm, "
+                        f"{k8s_helm_gateway.SCENARIO}")
     args = parser.parse_args()
     cluster = Cluster(args.kubectl, args.helm)
-    wanted = args.only or [*STAGES, SCALE_OUT, GATEWAY, "final", "helm"]
-    unknown = set(wanted) - {*STAGES, SCALE_OUT, GATEWAY, "final", "helm"}
+    scenarios = [*STAGES, SCALE_OUT, GATEWAY, "final", "helm", k8s_helm_gateway.SCENARIO]
+    wanted = args.only or scenarios
+    unknown = set(wanted) - set(scenarios)
     if unknown:
         parser.error(f"unknown scenarios {sorted(unknown)}")
     started = time.time()
@@ -547,6 +555,10 @@ def main():
             network_route_off(urls)
         elif "helm" in wanted:
             print("SKIP  helm: no --helm given", flush=True)
+        if k8s_helm_gateway.SCENARIO in wanted and args.helm:
+            started_stage = time.time()
+            k8s_helm_gateway.run(cluster, walk_through)
+            note(f"{k8s_helm_gateway.SCENARIO}: {time.time() - started_stage:.0f} s")
     except Exception as error:  # a step that could not even run is a failure, with its reason
         traceback.print_exc()
         check("the scenario ran to the end", False, str(error))

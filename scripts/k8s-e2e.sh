@@ -17,8 +17,9 @@ IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:lates
 # Stage 5's database: Docker's official image, or where nothing can be pulled the stand-in of the
 # same name that scripts/airgap-images.sh builds. Loaded only when stage 5 runs.
 DATABASE_IMAGE=postgres:15-bookworm
-scale_out_wanted() { # all scenarios, or `--only` naming 5-scale-out or 7-gateway (built on it)
-  [[ " $* " != *" --only "* || " $* " == *" 5-scale-out "* || " $* " == *" 7-gateway "* ]]
+scale_out_wanted() { # all scenarios, or `--only` naming 5-scale-out or one built on it
+  [[ " $* " != *" --only "* || " $* " == *" 5-scale-out "* || " $* " == *" 7-gateway "* \
+    || " $* " == *" helm-gateway "* ]]
 }
 START=$SECONDS
 phase() { printf '[k8s-e2e %4ds] %s\n' "$((SECONDS - START))" "$*" >&2; }

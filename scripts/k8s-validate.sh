@@ -227,6 +227,45 @@ check "helm template $CHART (postgres.enabled, other values)" render_chart helm-
   --set users.replicas=2,tasks.replicas=4,users.serviceType=NodePort
 check "helm template $CHART (values-production.yaml, ServiceMonitor)" render_chart helm-production -n default \
   -f "$CHART/values-production.yaml" --set metrics.serviceMonitor.enabled=true
+check "helm template $CHART (gateway.enabled, postgres.enabled, autoscaling)" render_chart helm-gateway -n default \
+  --set postgres.enabled=true,gateway.enabled=true,users.autoscaling.enabled=true,tasks.autoscaling.enabled=true
+check "helm template $CHART (gateway.enabled, other values)" render_chart helm-gateway-other -n lesson \
+  --set gateway.enabled=true,gateway.className=eg,gateway.hosts[0]=a.example,gateway.hosts[1]=b.example \
+  --set gateway.ports.http=80,gateway.ports.https=443,gateway.tls.secretName=edge-tls,network.exposeRoute=false \
+  --set gateway.tests.caConfigMap.name=,frontend.enabled=false
+check "helm template $CHART (ingress.enabled, other values)" render_chart helm-ingress -n lesson \
+  --set ingress.enabled=true,ingress.className=traefik,ingress.trustedProxies[0]=10.0.0.0/8 \
+  --set ingress.annotations.example\\.com/hsts=on,users.externalTrafficPolicy=Local
+# The chart's Gateway objects beside stage 7's implementation (traefik/), for manifest-check.
+"$KUBECTL" kustomize "$K8S/stages/7-gateway/traefik" > "$OUT/traefik.yaml"
+cat "$OUT/helm/helm-gateway.yaml" <(echo ---) "$OUT/traefik.yaml" > "$OUT/helm/helm-gateway-traefik.yaml"
+same_as_gateway_stage() {
+  # Stage 7 without its implementation (traefik/), the chart without its `helm test` objects
+  # (component test); the order of a container's env aside (kustomize puts a patch's new variable
+  # first; only $(VAR) references depend on it, and TRUSTED_PROXIES has none).
+  "$PY" - "$OUT/7-gateway.yaml" "$OUT/traefik.yaml" "$OUT/helm/helm-gateway.yaml" <<'PYEOF'
+import difflib, json, sys, yaml
+def objects(path):
+    return [o for o in yaml.safe_load_all(open(path)) if o]
+def key(o):
+    return (o["kind"], o["metadata"]["name"])
+def normal(o):
+    for c in o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+        c["env"] = sorted(c.get("env", []), key=lambda v: v["name"])
+    return json.dumps(o, sort_keys=True, indent=1)
+implementation = {key(o) for o in objects(sys.argv[2])}
+stage = sorted(normal(o) for o in objects(sys.argv[1]) if key(o) not in implementation)
+chart = sorted(normal(o) for o in objects(sys.argv[3])
+               if o["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "test")
+if stage != chart:
+    print("\n".join(difflib.unified_diff("\n".join(stage).splitlines(), "\n".join(chart).splitlines(),
+                                         "7-gateway without traefik/", "helm template", lineterm="")))
+    sys.exit(1)
+print(f"{len(stage)} objects identical")
+PYEOF
+}
+check "helm template (gateway.enabled, postgres.enabled, autoscaling) == stage 7-gateway without traefik/" \
+  same_as_gateway_stage
 check "helm template (default values) == kubernetes/*.yaml" \
   same_objects kubernetes/ "helm template" "$K8S"/*.yaml -- "$OUT/helm/helm-defaults.yaml"
 check "helm template (postgres.enabled, 3 replicas, no frontend) == stage 5-scale-out" \
@@ -239,11 +278,17 @@ helm_renderings_wired() {
   grep -q 'test result: ok. 1 passed' "$log" || rc=1
   rm -f "$log"; return $rc
 }
-check "manifest-check's wiring checks on helm-defaults, helm-postgres, helm-production" helm_renderings_wired
-for r in helm-defaults helm-other helm-postgres helm-postgres-other helm-production; do
+check "manifest-check's wiring checks on helm-defaults, helm-postgres, helm-production, helm-gateway (with traefik/)" \
+  helm_renderings_wired
+for r in helm-defaults helm-other helm-postgres helm-postgres-other helm-production helm-gateway \
+    helm-gateway-other helm-ingress; do
   for v in "${K8S_VERSIONS[@]}"; do
     check "kubernetes-validate --strict -k $v ($r)" "$KV" --strict -k "$v" "$OUT/helm/$r.yaml"
   done
+  if grep -q '^apiVersion: gateway.networking.k8s.io/' "$OUT/helm/$r.yaml"; then
+    check "Gateway API objects strict-valid against their CRDs ($r)" \
+      "$PY" scripts/gateway-api-validate.py "$GATEWAY_CRDS" "$OUT/helm/$r.yaml"
+  fi
   check "checkov ($r)" checkov_zero_failed -f "$OUT/helm/$r.yaml"
 done
 

@@ -8,7 +8,7 @@
 #   scripts/test-bed-build.sh --bin         print the folder of the binaries
 #
 # MODULE is a folder of test-bed/: kubernetes etcd containerd runc cni-plugins coredns
-# kube-router compose. A module is rebuilt when its go.mod or go.sum (or this script's recipe)
+# kube-router metrics-server compose. A module is rebuilt when its go.mod or go.sum (or this script's recipe)
 # changes, and skipped otherwise: a stamp beside the binaries records what built them.
 # Output: $TEST_BED_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/kub-network/test-bed), bin/ and
 # cni/ (the CNI plugins), and gocache/, Go's build cache, so a changed module rebuilds quickly.
@@ -20,7 +20,7 @@ RECIPE=1   # bump when the flags below change
 CACHE=$(realpath -m "${TEST_BED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kub-network/test-bed}")
 BIN=$CACHE/bin
 CNI_BIN=$CACHE/cni
-ALL=(kubernetes etcd containerd runc cni-plugins coredns kube-router compose)
+ALL=(kubernetes etcd containerd runc cni-plugins coredns kube-router metrics-server compose)
 
 log() { printf '[test-bed-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -100,6 +100,11 @@ build_module() {
       go_build kube-router "$BIN" 0 "" "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$v \
 -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=$(released kube-router github.com/cloudnativelabs/kube-router/v2)" \
         kube-router=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
+    metrics-server)
+      v=$(version metrics-server sigs.k8s.io/metrics-server)
+      go_build metrics-server "$BIN" 0 "" "-X k8s.io/client-go/pkg/version.gitVersion=$v \
+-X k8s.io/component-base/version.gitVersion=$v -X k8s.io/client-go/pkg/version.buildDate=$(released metrics-server sigs.k8s.io/metrics-server)" \
+        metrics-server=sigs.k8s.io/metrics-server/cmd/metrics-server ;;
     compose)
       v=$(version compose github.com/docker/compose/v5)
       go_build compose "$BIN" 0 "" "-X github.com/docker/compose/v5/internal.Version=$v" \

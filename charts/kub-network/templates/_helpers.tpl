@@ -194,4 +194,124 @@ CKV_K8S_35={{ . }} reads DATABASE_URL only from its environment; the password in
 {{- if and (gt (int $values.replicas) 1) (not (index . 0).Values.postgres.enabled) -}}
 {{- fail (printf "%s.replicas=%v needs postgres.enabled=true: each replica would keep its own %s on its own emptyDir" $service $values.replicas $service) -}}
 {{- end -}}
+{{- if and $values.autoscaling.enabled (not (index . 0).Values.postgres.enabled) -}}
+{{- fail (printf "%s.autoscaling.enabled needs postgres.enabled=true: each replica would keep its own %s on its own emptyDir" $service $service) -}}
+{{- end -}}
+{{- end }}
+
+{{/* The edge in front, "gateway", "ingress" or "" (the public Services are the way in). */}}
+{{- define "kub-network.edge" -}}
+{{- if and .Values.gateway.enabled .Values.ingress.enabled -}}
+{{- fail "gateway.enabled and ingress.enabled: choose one edge" -}}
+{{- else if .Values.gateway.enabled -}}gateway
+{{- else if .Values.ingress.enabled -}}ingress
+{{- end -}}
+{{- end }}
+
+{{/* A public Service's type: ClusterIP behind an edge. `kub-network.serviceType (list $ "users")`. */}}
+{{- define "kub-network.serviceType" -}}
+{{- $ := index . 0 -}}
+{{- if include "kub-network.edge" $ }}ClusterIP{{ else }}{{ (index $.Values (index . 1)).serviceType }}{{ end -}}
+{{- end }}
+
+{{/* The NetworkPolicy rule of a public port: from anywhere, or behind an edge from its Pods only
+(and the frontend's, with `true`). `kub-network.publicIngress (list $ 8080 true)`. */}}
+{{- define "kub-network.publicIngress" -}}
+{{- $ := index . 0 -}}
+{{- $edge := include "kub-network.edge" $ -}}
+{{- if $edge }}
+- from:
+    {{- toYaml (index $.Values $edge).peers | nindent 4 }}
+    {{- if and (index . 2) $.Values.frontend.enabled }}
+    - podSelector:
+        matchLabels:
+          {{- include "kub-network.selector" "frontend" | nindent 10 }}
+    {{- end }}
+  ports:
+    - protocol: TCP
+      port: {{ index . 1 }}
+{{- else }}
+- ports:
+    - protocol: TCP
+      port: {{ index . 1 }}
+{{- end }}
+{{- end }}
+
+{{/* users-api's TRUSTED_PROXIES: the edge's Pods, then the frontend's (the headless
+frontend-pods); empty when neither is there. */}}
+{{- define "kub-network.trustedProxies" -}}
+{{- $proxies := list -}}
+{{- with include "kub-network.edge" . -}}
+{{- range (index $.Values .).trustedProxies -}}
+{{- $proxies = append $proxies (tpl . $) -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.frontend.enabled -}}
+{{- $proxies = append $proxies (printf "frontend-pods.%s.svc.cluster.local" .Release.Namespace) -}}
+{{- end -}}
+{{- join "," $proxies -}}
+{{- end }}
+
+{{/* spec.replicas of users or tasks, none when its HorizontalPodAutoscaler sets them.
+`kub-network.replicas (list $ "users")`. */}}
+{{- define "kub-network.replicas" -}}
+{{- $values := index (index . 0).Values (index . 1) -}}
+{{- if not $values.autoscaling.enabled -}}
+replicas: {{ $values.replicas }}
+{{- end }}
+{{- end }}
+
+{{/* A service's replicas in words, for NOTES.txt: `kub-network.replicaCount .Values.users`. */}}
+{{- define "kub-network.replicaCount" -}}
+{{- if .autoscaling.enabled -}}
+{{ .autoscaling.minReplicas }} to {{ .autoscaling.maxReplicas }} replicas, autoscaled
+{{- else -}}
+{{ .replicas }} {{ eq (int .replicas) 1 | ternary "replica" "replicas" }}
+{{- end -}}
+{{- end }}
+
+{{/* A listener's name: http and https for the first host, http-1, https-1, ... for the next ones. */}}
+{{- define "kub-network.listener" -}}
+{{ index . 0 }}{{ if index . 1 }}-{{ index . 1 }}{{ end }}
+{{- end }}
+
+{{/* An HTTPRoute's parents: the Gateway's listeners of one protocol, one per host.
+`kub-network.parentRefs (list $ "https")`. */}}
+{{- define "kub-network.parentRefs" -}}
+{{- $protocol := index . 1 -}}
+{{- range $index, $_ := (index . 0).Values.gateway.hosts }}
+- name: kub-network-gateway
+  sectionName: {{ include "kub-network.listener" (list $protocol $index) }}
+{{- end }}
+{{- end }}
+
+{{/* The filter that sets HSTS. */}}
+{{- define "kub-network.hsts" -}}
+- type: ResponseHeaderModifier
+  responseHeaderModifier:
+    set:
+      - name: Strict-Transport-Security
+        value: {{ .Values.gateway.hsts }}
+{{- end }}
+
+{{/* One exact path of an HTTPRoute to a Service's port, "/path" or "/public:/own" (rewritten to
+the service's own path). `kub-network.routeRule (list $ "/api/users/login:/login" "users-service" 8080)`. */}}
+{{- define "kub-network.routeRule" -}}
+{{- $paths := splitList ":" (index . 1) -}}
+- matches:
+    - path:
+        type: Exact
+        value: {{ first $paths }}
+  filters:
+    {{- include "kub-network.hsts" (index . 0) | nindent 4 }}
+    {{- if gt (len $paths) 1 }}
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplaceFullPath
+          replaceFullPath: {{ last $paths }}
+    {{- end }}
+  backendRefs:
+    - name: {{ index . 2 }}
+      port: {{ index . 3 }}
 {{- end }}

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 mod binaries;
 mod checks_auth;
+mod checks_autoscaling;
 mod checks_clients;
 mod checks_database;
 mod checks_egress;
@@ -78,6 +79,7 @@ pub const CHECK_METRICS: &str = "metrics";
 pub const CHECK_TRUSTED_PROXIES: &str = "trusted-proxies";
 pub const CHECK_POD_SECURITY: &str = "pod-security";
 pub const CHECK_ROUTES: &str = "routes";
+pub const CHECK_AUTOSCALING: &str = "autoscaling";
 
 /// The kinds whose Pod template the checks look into.
 pub const WORKLOAD_KINDS: [&str; 2] = ["Deployment", "StatefulSet"];
@@ -324,10 +326,12 @@ impl<'a> Model<'a> {
         &self.objects[workload].value["spec"]["template"]["spec"]
     }
 
+    /// The most Pods it may run: an autoscaler's `maxReplicas` where one scales it, else
     /// `spec.replicas`, 1 when unset.
     fn replicas(&self, workload: usize) -> u64 {
-        self.objects[workload].value["spec"]["replicas"]
-            .as_u64()
+        self.autoscaler_of(workload)
+            .and_then(|hpa| hpa.value["spec"]["maxReplicas"].as_u64())
+            .or_else(|| self.objects[workload].value["spec"]["replicas"].as_u64())
             .unwrap_or(1)
     }
 
@@ -462,6 +466,7 @@ pub fn check(objects: &[Object], repo: &Repo) -> Vec<Finding> {
     model.check_metrics();
     model.check_trusted_proxies();
     model.check_routes();
+    model.check_autoscalers();
     model.check_replicas();
     model.check_disruption_budgets();
     model.findings

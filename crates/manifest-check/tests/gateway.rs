@@ -1,7 +1,7 @@
 //! Stage 7's edge (kubernetes/stages/7-gateway), broken one way per check as in `wiring.rs`:
 //! the HTTPRoutes' Gateway and backends, the implementation's entry points, the NetworkPolicies
 //! that let it out to the backends (and to the API server, by port only), and users-api trusting
-//! its Pods only while a route sends there. (That the stage itself is wired: stages.rs.)
+//! its Pods only while a route sends there; the autoscalers' targets. (That the stage itself is wired: stages.rs.)
 
 mod support;
 
@@ -145,6 +145,40 @@ fn each_gateway_check_catches_its_breakage() {
                     "/readinessProbe/httpGet/port",
                 ) = json!(9000);
             },
+        ),
+        (
+            "an autoscaler of a Deployment that does not exist",
+            CHECK_AUTOSCALING,
+            "is no workload of these manifests",
+            |o, _| {
+                *at(
+                    obj(o, "HorizontalPodAutoscaler", "tasks-hpa"),
+                    "/spec/scaleTargetRef/name",
+                ) = json!("task-deployment");
+            },
+        ),
+        (
+            "replicas set on an autoscaled Deployment",
+            CHECK_AUTOSCALING,
+            "every `kubectl apply` would reset them",
+            |o, _| deployment(o, "users-deployment")["spec"]["replicas"] = json!(3),
+        ),
+        (
+            "a CPU target without a CPU request",
+            CHECK_AUTOSCALING,
+            "requests no cpu",
+            |o, _| {
+                at(container(o, "tasks-deployment"), "/resources/requests")
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("cpu");
+            },
+        ),
+        (
+            "an autoscaled Deployment keeping its data on its own volume",
+            CHECK_REPLICAS,
+            "each replica would keep its own part of the data",
+            |o, _| env_list(o, "tasks-deployment").retain(|v| v["name"] != DATABASE_URL),
         ),
     ];
     let missed = missed(&stage(), &repo(), cases);

@@ -6,7 +6,8 @@ use manifest_check::*;
 use support::*;
 
 /// With `MANIFEST_CHECK_HELM_RENDERED=<folder of helm template outputs>` (scripts/k8s-validate.sh
-/// sets it), the chart's renderings that name the documented Secrets are wired as the stages are.
+/// sets it), the chart's renderings that name the documented Secrets are wired as the stages are
+/// (helm-gateway-traefik: the chart's Gateway objects beside stage 7's implementation).
 #[test]
 fn helm_renderings_are_wired() {
     let Ok(folder) = std::env::var("MANIFEST_CHECK_HELM_RENDERED") else {
@@ -14,7 +15,12 @@ fn helm_renderings_are_wired() {
         return;
     };
     let repo = repo();
-    for name in ["helm-defaults", "helm-postgres", "helm-production"] {
+    for name in [
+        "helm-defaults",
+        "helm-postgres",
+        "helm-production",
+        "helm-gateway-traefik",
+    ] {
         let file = std::path::Path::new(&folder).join(format!("{name}.yaml"));
         let text = std::fs::read_to_string(&file)
             .unwrap_or_else(|error| panic!("{}: {error}", file.display()));
