@@ -8,7 +8,7 @@
 #   scripts/test-bed-build.sh --bin         print the folder of the binaries
 #
 # MODULE is a folder of test-bed/: kubernetes etcd containerd runc cni-plugins coredns
-# kube-router metrics-server compose. A module is rebuilt when its go.mod or go.sum (or this script's recipe)
+# kube-router metrics-server compose jaeger. A module is rebuilt when its go.mod or go.sum (or this script's recipe)
 # changes, and skipped otherwise: a stamp beside the binaries records what built them.
 # Output: $TEST_BED_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/kub-network/test-bed), bin/ and
 # cni/ (the CNI plugins), and gocache/, Go's build cache, so a changed module rebuilds quickly.
@@ -20,7 +20,7 @@ RECIPE=1   # bump when the flags below change
 CACHE=$(realpath -m "${TEST_BED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kub-network/test-bed}")
 BIN=$CACHE/bin
 CNI_BIN=$CACHE/cni
-ALL=(kubernetes etcd containerd runc cni-plugins coredns kube-router metrics-server compose)
+ALL=(kubernetes etcd containerd runc cni-plugins coredns kube-router metrics-server compose jaeger)
 
 log() { printf '[test-bed-build] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -109,6 +109,11 @@ build_module() {
       v=$(version compose github.com/docker/compose/v5)
       go_build compose "$BIN" 0 "" "-X github.com/docker/compose/v5/internal.Version=$v" \
         docker-compose=github.com/docker/compose/v5/cmd ;;
+    jaeger)
+      v=$(version jaeger github.com/jaegertracing/jaeger)
+      go_build jaeger "$BIN" 0 "" "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=$v \
+-X github.com/jaegertracing/jaeger/internal/version.date=$(released jaeger github.com/jaegertracing/jaeger)" \
+        jaeger=github.com/jaegertracing/jaeger/cmd/jaeger ;;
     *) die "unknown module $module (one of: ${ALL[*]})" ;;
   esac
 }

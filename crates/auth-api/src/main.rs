@@ -21,8 +21,8 @@ async fn main() -> ExitCode {
     if let Some(Command::Healthcheck) = config.command {
         return healthcheck(config.port);
     }
-    // 2. Logs.
-    telemetry::init(&config.serve.log);
+    // 2. Logs, and traces if OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    let traces = telemetry::init(SERVICE, &config.serve);
     config.serve.pod.log_starting(SERVICE);
     // 3. The signing keys, then the callers' keys: one line and exit 1 if one is unusable.
     let state = match AppState::new(&config.tokens, &config.hashing) {
@@ -35,5 +35,8 @@ async fn main() -> ExitCode {
     };
     // 4. Serve until SIGTERM, then drain (connections capped, slow and idle ones closed).
     let metrics = state.metrics.clone();
-    serve(SERVICE, config.port, &config.serve, &metrics, router(state)).await
+    let exit = serve(SERVICE, config.port, &config.serve, &metrics, router(state)).await;
+    // 5. The last spans out, if traces are on (at most 2 s).
+    traces.shutdown().await;
+    exit
 }

@@ -7,7 +7,7 @@ use clap::Parser;
 use dev_stack::{Stack, StackConfig, generate_secret, start_page};
 use kub_http::{
     serve::shutdown_signal,
-    settings::{LogSettings, parse_or_exit, parse_port},
+    settings::{LogSettings, ServeSettings, parse_or_exit, parse_port},
     telemetry,
 };
 
@@ -44,7 +44,12 @@ struct Settings {
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings: Settings = parse_or_exit();
-    telemetry::init(&settings.log);
+    // Logs only: one process serving three services has no single `service.name` for traces.
+    let serve = ServeSettings {
+        log: settings.log.clone(),
+        ..ServeSettings::default()
+    };
+    let _no_traces = telemetry::init("dev-stack", &serve);
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -7,6 +7,7 @@ use axum::{
     body::Body,
     error_handling::HandleErrorLayer,
     extract::DefaultBodyLimit,
+    extract::{ConnectInfo, MatchedPath},
     http::{HeaderName, Request, StatusCode},
     middleware,
     response::Response,
@@ -15,15 +16,16 @@ use axum::{
 use tower::{BoxError, ServiceBuilder};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, OnResponse, TraceLayer},
 };
-use tracing::{Level, Span};
+use tracing::{Level, Span, field::Empty};
 
 use crate::{
     errors::{error_response, method_not_allowed, route_not_found},
     metrics::{Metrics, track_requests},
     probes::alive,
     request_id::{REQUEST_ID_HEADER, drop_unacceptable},
+    traces,
 };
 
 /// Largest request body any route accepts; larger ones get 413.
@@ -33,7 +35,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Adds what every service needs around its routes: `GET /healthz`, JSON 404/405, a request
 /// id (kept from the caller when acceptable, else generated; echoed in the response), one log
-/// span per request carrying that id, request metrics, a timeout and a body limit. `GET
+/// span per request carrying that id (and, with traces on, the server span of the request's
+/// trace, continuing the caller's `traceparent`), request metrics, a timeout and a body limit. `GET
 /// /metrics` is not among them: it is served on its own port ([`crate::metrics::metrics_router`]).
 pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
@@ -51,7 +54,7 @@ pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                        .on_response(RecordResponse(DefaultOnResponse::new().level(Level::INFO))),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(middleware::from_fn_with_state(metrics, track_requests))
@@ -61,14 +64,63 @@ pub fn with_common_layers(router: Router, metrics: Metrics) -> Router {
         )
 }
 
-/// The path only: query strings and headers (tokens!) stay out of logs.
+/// The path only: query strings and headers (tokens!) stay out of logs and spans.
 fn request_span(request: &Request<Body>) -> Span {
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|id| id.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
+    let method = request.method();
+    let path = request.uri().path();
+    if !traces::enabled() {
+        return tracing::info_span!("request", %method, path, request_id);
+    }
+    // The span's name is the route's template (`GET /tasks`), never the path a client chose:
+    // a name per path would let one client fill the trace store's index.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string());
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        path,
+        request_id,
+        trace_id = Empty,
+        otel.name = format!("{method} {}", route.unwrap_or("(no route)")),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = %method,
+        http.route = route,
+        http.response.status_code = Empty,
+        url.path = path,
+        url.scheme = "http",
+        network.peer.address = peer,
+    );
+    let trace_id = traces::continue_trace(&span, request.headers());
+    span.record("trace_id", trace_id);
+    span
+}
+
+/// The answer's status on the span (with traces on), then tower-http's log line.
+#[derive(Clone)]
+struct RecordResponse(DefaultOnResponse);
+
+impl<B> OnResponse<B> for RecordResponse {
+    fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
+        if traces::enabled() {
+            span.record("http.response.status_code", response.status().as_u16());
+            if response.status().is_server_error() {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        self.0.on_response(response, latency, span);
+    }
 }
 
 async fn request_timed_out(error: BoxError) -> Response {

@@ -9,7 +9,8 @@
 //! - [`metrics`]: `GET /metrics` in Prometheus text format, on its own port.
 //! - [`settings`]: the flags every binary shares (each with its environment variable), and
 //!   one-line start-up errors.
-//! - [`telemetry`]: human or JSON logs.
+//! - [`telemetry`]: human or JSON logs; [`traces`]: OpenTelemetry spans over OTLP, and the
+//!   W3C trace context in and out.
 //! - [`serve`]: serving until SIGTERM, then draining; the `healthcheck` subcommand.
 //! - [`accept`]: the accept loop under it: header-read and idle timeouts, connection caps, the
 //!   open-file limit; [`connections`]: the caps, per client address and in total; [`heads`]:
@@ -27,3 +28,4 @@ pub mod request_id;
 pub mod serve;
 pub mod settings;
 pub mod telemetry;
+pub mod traces;

@@ -5,6 +5,8 @@ use std::{fmt::Display, process::ExitCode, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::traces::TraceSettings;
+
 /// The subcommand every binary has.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
@@ -30,6 +32,8 @@ pub struct ServeSettings {
     #[command(flatten)]
     pub log: LogSettings,
     #[command(flatten)]
+    pub traces: TraceSettings,
+    #[command(flatten)]
     pub pod: PodIdentity,
 }
 
@@ -42,6 +46,7 @@ impl Default for ServeSettings {
             shutdown_delay: Duration::ZERO,
             connections: ConnectionSettings::default(),
             log: LogSettings::default(),
+            traces: TraceSettings::default(),
             pod: PodIdentity::default(),
         }
     }

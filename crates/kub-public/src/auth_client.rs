@@ -17,11 +17,13 @@ use kub_auth_wire::{
 use kub_http::{
     metrics::Metrics,
     request_id::{REQUEST_ID_HEADER, RequestId},
+    traces,
 };
 use reqwest::Url;
 use serde::{Serialize, de::DeserializeOwned};
+use tracing::{Instrument, Span};
 
-use crate::auth_address::AuthAddress;
+use crate::{auth_address::AuthAddress, call_span::record_answer};
 
 /// Time allowed to open a TCP connection to auth.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -192,7 +194,10 @@ impl AuthClient {
         // Relative to the base URL, which may carry a path of its own (`http://gateway/auth/`).
         let route = route.trim_start_matches('/');
         let started = Instant::now();
-        let outcome = self.send(route, body, request_id).await;
+        let outcome = self
+            .send(route, body, request_id)
+            .instrument(self.call_span(route))
+            .await;
         let latency = started.elapsed();
         let failure = match &outcome {
             Ok(_) | Err(AuthError::Rejected) => None,
@@ -236,10 +241,16 @@ impl AuthClient {
         if let Some(id) = &request_id.0 {
             request = request.header(REQUEST_ID_HEADER, id.clone());
         }
-        let response = request.send().await.map_err(|error| {
-            tracing::warn!(%error, route, "auth call failed");
-            unreachable_auth(describe(&error))
-        })?;
+        let response = request
+            .headers(traces::outgoing_headers())
+            .send()
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, route, "auth call failed");
+                Span::current().record("otel.status_code", "ERROR");
+                unreachable_auth(describe(&error))
+            })?;
+        record_answer(&response);
         match response.status() {
             StatusCode::OK => response.json::<R>().await.map_err(|error| {
                 if error.is_timeout() {

@@ -12,6 +12,7 @@
 
 pub mod auth_address;
 pub mod auth_client;
+mod call_span;
 pub mod cors;
 pub mod network;
 pub mod openapi;

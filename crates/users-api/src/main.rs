@@ -16,8 +16,8 @@ async fn main() -> ExitCode {
     if let Some(Command::Healthcheck) = config.command {
         return healthcheck(config.port);
     }
-    // 2. Logs.
-    telemetry::init(&config.serve.log);
+    // 2. Logs, and traces if OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    let traces = telemetry::init(SERVICE, &config.serve);
     config.serve.pod.log_starting(SERVICE);
     // 3. Where auth is, and the store: one line and exit 1 if either fails. A database may
     //    take a while to answer; SIGTERM meanwhile stops at once (as PID 1 in a container, the
@@ -31,5 +31,8 @@ async fn main() -> ExitCode {
     };
     // 4. Serve until SIGTERM, then drain (connections capped, slow and idle ones closed).
     let metrics = state.metrics.clone();
-    serve(SERVICE, config.port, &config.serve, &metrics, router(state)).await
+    let exit = serve(SERVICE, config.port, &config.serve, &metrics, router(state)).await;
+    // 5. The last spans out, if traces are on (at most 2 s).
+    traces.shutdown().await;
+    exit
 }
