@@ -43,6 +43,15 @@
 #                                       templates into NGINX_ENVSUBST_OUTPUT_DIR),
 #                                       STOPSIGNAL SIGQUIT. Debian 12's nginx is
 #                                       1.22, whatever X.Y the name asks for.
+#        jaegertracing/jaeger:<2.X.Y>   a scratch rootfs with the test bed's Jaeger
+#                                       (test-bed/jaeger, built from its Go module:
+#                                       scripts/test-bed-build.sh jaeger) where the
+#                                       official image has it, user 10001, the CA
+#                                       bundle, JAEGER_LISTEN_HOST=0.0.0.0, so it
+#                                       runs its built-in all-in-one configuration
+#                                       as the official image does. Without the web
+#                                       UI's assets (the module has none): the API
+#                                       and OTLP work, the UI page is a placeholder.
 #
 # The Dockerfiles stay plain and portable: on a machine that can pull, this
 # script does nothing. Everything environment-specific lives here.
@@ -68,7 +77,7 @@ CACHE_DIR="${AIRGAP_CACHE_DIR:-/var/cache/kub-network-airgap}"
 PULL_TIMEOUT="${AIRGAP_PULL_TIMEOUT:-60}"
 SUITE=bookworm
 # Images run as they are (no Dockerfile names them): see the header.
-EXTRA_IMAGES=(postgres:15-bookworm)
+EXTRA_IMAGES=(postgres:15-bookworm jaegertracing/jaeger:2.12.0)
 ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 
 log() { printf '[airgap-images] %s\n' "$*" >&2; }
@@ -520,6 +529,31 @@ EOF
     || die "the local $name image has no envsubst"
 }
 
+# ---------------------------------------------------------------------------
+# Recipe: jaegertracing/jaeger:2.X.Y look-alike (the official image's layout)
+# ---------------------------------------------------------------------------
+build_jaeger() {
+  local name="$1" stage bin
+  ensure_rootfs
+  "$REPO_ROOT/scripts/test-bed-build.sh" jaeger
+  bin="$("$REPO_ROOT/scripts/test-bed-build.sh" --bin)/jaeger"
+  stage="$(mktemp -d "$CACHE_DIR/jaeger.XXXXXX")"
+  CLEANUP+=("$stage")
+  mkdir -p "$stage"/cmd/jaeger "$stage"/etc/ssl/certs "$stage"/tmp
+  install -m 0755 "$bin" "$stage/cmd/jaeger/jaeger-linux"
+  cp -L "$ROOTFS/etc/ssl/certs/ca-certificates.crt" "$stage/etc/ssl/certs/ca-certificates.crt"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\njaeger:x:10001:10001:jaeger:/tmp:/sbin/nologin\n' >"$stage/etc/passwd"
+  printf 'root:x:0:\njaeger:x:10001:\n' >"$stage/etc/group"
+  chmod 1777 "$stage/tmp"
+  log "importing $name (Jaeger $("$bin" version 2>/dev/null | sed -n 's/.*"gitVersion":"\([^"]*\)".*/\1/p'), $(du -sh "$stage" | cut -f1))"
+  tar -C "$stage" --numeric-owner -cf - . | docker import \
+      --change "ENV JAEGER_LISTEN_HOST=0.0.0.0" \
+      --change "LABEL org.opencontainers.image.description=\"local stand-in for $name (kub-network-rs scripts/airgap-images.sh)\" $RECIPE_LABEL=$(jaeger_recipe_digest)" \
+      --change "EXPOSE 4318" --change "EXPOSE 16686" --change "EXPOSE 13133" \
+      --change "USER 10001" --change 'ENTRYPOINT ["/cmd/jaeger/jaeger-linux"]' \
+      - "$name" >/dev/null
+}
+
 # A stand-in carries a digest of its recipe (the build function and the
 # entrypoint) in a label: one built from an older recipe is rebuilt, so a
 # machine that keeps its images (CI) gets a changed entrypoint. An image without
@@ -534,10 +568,14 @@ nginx_recipe_digest() {
     cat "$REPO_ROOT/scripts/airgap-nginx-entrypoint.sh" "$REPO_ROOT"/scripts/airgap-nginx-entrypoint.d/*; } \
     | sha256sum | cut -c1-16
 }
+jaeger_recipe_digest() {
+  { declare -f build_jaeger; cat "$REPO_ROOT"/test-bed/jaeger/go.{mod,sum}; } | sha256sum | cut -c1-16
+}
 stale_stand_in() {
   local labels digest
   case "$1" in
     postgres:15-bookworm) digest="$(postgres_recipe_digest)" ;;
+    jaegertracing/jaeger:*) digest="$(jaeger_recipe_digest)" ;;
     nginx:*-bookworm)     digest="$(nginx_recipe_digest)" ;;
     *) return 1 ;;
   esac
@@ -568,6 +606,7 @@ main() {
       gcr.io/distroless/cc-debian12*) build_distroless_cc "$img" ;;
       postgres:15-bookworm)        build_postgres "$img" ;;
       nginx:*-bookworm)            build_nginx "$img" ;;
+      jaegertracing/jaeger:2.*)    build_jaeger "$img" ;;
       *) log "ERROR: $img can be neither pulled nor built here (no recipe)"; rc=1; continue ;;
     esac
     log "$img: built locally ($(docker image inspect -f '{{.Size}}' "$img" | awk '{printf "%.1f MB", $1/1e6}'))"

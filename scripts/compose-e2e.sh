@@ -39,7 +39,8 @@
 #        COMPOSE=docker-compose for Compose v1),
 #        E2E_PROJECT (default kubnet-e2e), E2E_HEALTH_TIMEOUT (s, default 120),
 #        E2E_WAIT_TIMEOUT (s to wait for another run, default 1800),
-#        E2E_FILES (the compose files to run, default all three).
+#        E2E_FILES (the compose files to run, default all three, then docker-compose.yaml
+#        with docker-compose.traces.yaml: scripts/compose-e2e-traces.sh).
 set -euo pipefail
 
 # Debian's docker client matches Debian's engine (see scripts/docker-engine.sh).
@@ -51,7 +52,7 @@ HEALTH_TIMEOUT="${E2E_HEALTH_TIMEOUT:-120}"
 WAIT_TIMEOUT="${E2E_WAIT_TIMEOUT:-1800}"
 GRACE_SECONDS=20   # stop_grace_period in every compose file
 IMAGES=(kub-network-auth:latest kub-network-users:latest kub-network-tasks:latest
-        kub-network-frontend:latest postgres:15-bookworm)
+        kub-network-frontend:latest postgres:15-bookworm jaegertracing/jaeger:2.12.0)
 USERS_URL=http://localhost:8080
 TASKS_URL=http://localhost:8000
 FRONTEND_URL=http://localhost:3000   # docker-compose.yaml only
@@ -96,7 +97,13 @@ fail() {
   printf '[compose-e2e] FAILED (%s): %s\n' "${FILE:-setup}" "$*" >&2
   exit 1
 }
-compose() { "${COMPOSE_CMD[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f "$FILE" "$@"; }
+# FILE is a compose file, or several joined by + (an overlay on top of a file).
+compose() {
+  local files=() file parts
+  IFS=+ read -ra parts <<<"$FILE"
+  for file in "${parts[@]}"; do files+=(-f "$file"); done
+  "${COMPOSE_CMD[@]}" -p "$PROJECT" --env-file "$ENV_FILE" "${files[@]}" "$@"
+}
 
 cleanup() {
   local rc=$?
@@ -109,7 +116,7 @@ cleanup() {
   [[ -z "$PLACEHOLDER" ]] || docker rm -f "$PLACEHOLDER" >/dev/null 2>&1 || true
   for job in $(jobs -p); do kill "$job" 2>/dev/null || true; done   # the timeout probes
   if [[ -f "$ENV_FILE" ]]; then
-    for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
+    for f in "$TRACES_STACK" "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
       FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
     done
   fi
@@ -519,6 +526,9 @@ wait_for_other_run() {
 # The checks of networks, keys, nginx's routes and limits and client addresses.
 # shellcheck source=scripts/compose-e2e-isolation.sh
 source scripts/compose-e2e-isolation.sh
+# docker-compose.yaml with docker-compose.traces.yaml: the spans in Jaeger.
+# shellcheck source=scripts/compose-e2e-traces.sh
+source scripts/compose-e2e-traces.sh
 
 # --------------------------------------------------------------------------
 main() {
@@ -541,17 +551,18 @@ main() {
   TASKS_KEY="$(sed -n 's/^TASKS_API_KEY=//p' "$ENV_FILE")"
   log "settings: .env.example with a random JWT_SECRET, USERS_API_KEY and TASKS_API_KEY"
 
-  for f in "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
+  for f in "$TRACES_STACK" "$PG_FILE" docker-compose.pod.yaml docker-compose.yaml; do
     FILE=$f compose down -v --remove-orphans >/dev/null 2>&1 || true
   done
-  for p in 8080 8000 3000; do
+  for p in 8080 8000 3000 16686; do
     ! port_in_use "$p" || fail "localhost:$p is already in use (another stack running? docker-compose down)"
   done
   HOST_80_WAS_FREE=1; port_in_use 80 && HOST_80_WAS_FREE=0
 
-  for f in ${E2E_FILES:-docker-compose.yaml docker-compose.pod.yaml $PG_FILE}; do
+  for f in ${E2E_FILES:-docker-compose.yaml docker-compose.pod.yaml $PG_FILE $TRACES_FILE}; do
     case "$f" in
       "$PG_FILE") run_postgres_stack ;;
+      "$TRACES_FILE") run_traces_stack ;;
       docker-compose.yaml | docker-compose.pod.yaml) run_stack "$f" ;;
       *) fail "E2E_FILES: unknown compose file $f" ;;
     esac
