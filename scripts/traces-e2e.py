@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Traces, black-box: the release binaries send their spans over OTLP/HTTP to a real Jaeger 2
-(built from its module by scripts/test-bed-build.sh, configured by test-bed/jaeger/config.yaml),
+(built from its module by scripts/test-bed-build.sh, configured by jaeger/config.yaml),
 and Jaeger's own API shows one trace per request with spans from each service.
 
 - `GET /tasks` with a `traceparent`: tasks-api's and auth-api's spans under that trace id, parent
@@ -13,9 +13,10 @@ and Jaeger's own API shows one trace per request with spans from each service.
 
   python3 scripts/traces-e2e.py      (needs Go for the first build of Jaeger, ~5 min on 2 cores)
 """
-import json, os, secrets, signal, socket, subprocess, sys, tempfile, time
+import os, secrets, signal, socket, subprocess, sys, tempfile, time
 
 from flood_kit import RELEASE, ROOT, Report
+from jaeger_kit import start_jaeger, stop_all, trace_in_jaeger
 from service_kit import call, caller_keys, free_port, poll, wait_ready
 
 # The last export at shutdown may take FLUSH_TIMEOUT (2 s, crates/kub-http/src/traces.rs);
@@ -26,46 +27,6 @@ EXIT_WITHIN_S = 6.0
 def build():
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "auth-api", "-p", "users-api",
                     "-p", "tasks-api"], cwd=ROOT, check=True)
-    subprocess.run(["bash", f"{ROOT}/scripts/test-bed-build.sh", "jaeger"], check=True)
-    return subprocess.run(["bash", f"{ROOT}/scripts/test-bed-build.sh", "--bin"], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-def start_jaeger(bed_bin, work):
-    ports = {name: free_port() for name in ("otlp", "query", "grpc", "health")}
-    env = {"PATH": os.environ["PATH"],
-           "JAEGER_OTLP_HTTP_ADDRESS": f"127.0.0.1:{ports['otlp']}",
-           "JAEGER_QUERY_ADDRESS": f"127.0.0.1:{ports['query']}",
-           "JAEGER_QUERY_GRPC_ADDRESS": f"127.0.0.1:{ports['grpc']}",
-           "JAEGER_HEALTH_ADDRESS": f"127.0.0.1:{ports['health']}"}
-    log = open(f"{work}/jaeger.log", "w")
-    process = subprocess.Popen([f"{bed_bin}/jaeger", "--config", f"{ROOT}/test-bed/jaeger/config.yaml"],
-                               env=env, stdout=log, stderr=log)
-    if not poll(lambda: call("GET", f"http://127.0.0.1:{ports['health']}/status")[0] == 200, 60):
-        sys.exit(f"FAIL Jaeger never became healthy (log: {work}/jaeger.log)")
-    return process, ports
-
-
-def trace_in_jaeger(query_port, trace_id):
-    """Jaeger's view of one trace: {span id: span}, each span with its service, name, parent and
-    tags as a dict; {} while it is not there."""
-    status, body = call("GET", f"http://127.0.0.1:{query_port}/api/traces/{trace_id}")
-    if status != 200 or not body.get("data"):
-        return {}
-    trace = body["data"][0]
-    processes = trace["processes"]
-    spans = {}
-    for span in trace["spans"]:
-        parents = [ref["spanID"] for ref in span.get("references", []) if ref["refType"] == "CHILD_OF"]
-        process = processes[span["processID"]]
-        spans[span["spanID"]] = {
-            "service": process["serviceName"],
-            "resource": {tag["key"]: tag["value"] for tag in process.get("tags", [])},
-            "name": span["operationName"],
-            "parent": parents[0] if parents else None,
-            "tags": {tag["key"]: tag["value"] for tag in span.get("tags", [])},
-        }
-    return spans
 
 
 def wait_for_trace(query_port, trace_id, services):
@@ -172,10 +133,10 @@ def check_stuck_collector(report, work, env, auth_address, tasks_key, token):
 
 
 def main():
-    bed_bin = build()
+    build()
     work = tempfile.mkdtemp(prefix="kub-traces-")
     report = Report()
-    jaeger, jaeger_ports = start_jaeger(bed_bin, work)
+    jaeger, jaeger_ports = start_jaeger(work)
     ports = {name: free_port() for name in ("auth", "users", "tasks")}
     auth_keys, users_key, tasks_key = caller_keys()
     auth_address = f"127.0.0.1:{ports['auth']}"
@@ -218,14 +179,7 @@ def main():
 
         check_stuck_collector(report, work, base, auth_address, tasks_key, token)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(processes)
     print(f"traces-e2e: {report.passed} passed, {report.failed} failed (logs: {work})")
     sys.exit(1 if report.failed else 0)
 

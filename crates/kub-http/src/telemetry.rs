@@ -2,9 +2,10 @@
 //! by `RUST_LOG` (default `info`). Traces: spans exported when `OTEL_*` ask for it
 //! ([`crate::traces`]); `RUST_LOG` filters the logs only, so quieter logs keep whole traces.
 
-use tracing::level_filters::LevelFilter;
+use opentelemetry_sdk::trace::SdkTracer;
+use tracing::{Level, Metadata};
 use tracing_subscriber::{
-    EnvFilter, Layer, Registry, filter::Targets, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer, Registry, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
 };
 
 use crate::{
@@ -12,7 +13,7 @@ use crate::{
     traces::Traces,
 };
 
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+pub type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Installs the global subscriber and starts exporting traces if configured; `main` keeps
 /// what is returned until it has drained. A second call (as in tests) keeps the first
@@ -21,27 +22,57 @@ pub fn init(service: &'static str, settings: &ServeSettings) -> Traces {
     let traces = Traces::start(service, &settings.traces, &settings.pod);
     let mut layers = vec![log_layer(&settings.log)];
     if let Some(tracer) = traces.as_ref().ok().and_then(Traces::tracer) {
-        // Our spans and their events; not the exporter's own (it would trace itself).
-        let spans = Targets::new()
-            .with_default(LevelFilter::INFO)
-            .with_target("opentelemetry", LevelFilter::OFF)
-            .with_target("opentelemetry_sdk", LevelFilter::OFF)
-            .with_target("opentelemetry_otlp", LevelFilter::OFF);
-        layers.push(
-            tracing_opentelemetry::layer()
-                .with_tracer(tracer)
-                .with_filter(spans)
-                .boxed(),
-        );
+        layers.push(span_layer(tracer));
     }
     let _already_set = tracing_subscriber::registry().with(layers).try_init();
     if EnvFilter::try_new(&settings.log.log_filter).is_err() {
         tracing::warn!(filter = %settings.log.log_filter, "RUST_LOG is not a valid filter; logging at info");
     }
-    traces.unwrap_or_else(|error| {
-        tracing::warn!(%error, "traces are off");
-        Traces::default()
-    })
+    match traces {
+        Ok(traces) => {
+            if let (Some(endpoint), true) = (settings.traces.traces_endpoint(), traces.is_on()) {
+                let (protocol, sampler) = (
+                    settings.traces.otel_exporter_otlp_protocol,
+                    settings.traces.otel_traces_sampler,
+                );
+                tracing::info!(endpoint, ?protocol, ?sampler, "traces on");
+            }
+            traces
+        }
+        Err(error) => {
+            tracing::warn!(%error, "traces are off");
+            Traces::default()
+        }
+    }
+}
+
+/// The layer that turns our `tracing` spans into OpenTelemetry spans for `tracer`.
+pub fn span_layer(tracer: SdkTracer) -> BoxedLayer {
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        // Each of these costs every request something, sampled or not (the spans are built
+        // before the sampler decides): where in the code, which thread, busy and idle times,
+        // the target, and an OpenTelemetry context swapped on every poll (our calls out read
+        // the span's own context instead).
+        .with_location(false)
+        .with_threads(false)
+        .with_tracked_inactivity(false)
+        .with_target(false)
+        .with_context_activation(false)
+        .with_filter(filter_fn(exported))
+        .boxed()
+}
+
+/// What becomes part of a trace: our spans at INFO and above, and only the events that say
+/// something went wrong (WARN, ERROR); every other log line stays in the logs, which carry the
+/// trace id. Never the exporter's own events (it would trace itself).
+fn exported(metadata: &Metadata<'_>) -> bool {
+    let level = if metadata.is_span() {
+        Level::INFO
+    } else {
+        Level::WARN
+    };
+    *metadata.level() <= level && !metadata.target().starts_with("opentelemetry")
 }
 
 fn log_layer(settings: &LogSettings) -> BoxedLayer {

@@ -188,6 +188,11 @@ impl Traces {
         }
     }
 
+    /// Whether spans are exported.
+    pub fn is_on(&self) -> bool {
+        self.provider.is_some()
+    }
+
     /// Sends every finished span to the exporter now (tests read them after this).
     pub fn flush(&self) {
         if let Some(provider) = &self.provider {

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use axum::http::{Method, StatusCode};
 use kub_http::{
     settings::PodIdentity,
+    telemetry,
     traces::{TraceSettings, Traces},
 };
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
@@ -35,7 +36,7 @@ async fn a_request_and_its_call_to_auth_are_one_trace_under_the_callers_span() {
     );
     let logs = Logs::default();
     let subscriber = tracing_subscriber::registry()
-        .with(tracing_opentelemetry::layer().with_tracer(traces.tracer().expect("on")))
+        .with(telemetry::span_layer(traces.tracer().expect("on")))
         .with(
             tracing_subscriber::fmt::layer()
                 .json()
